@@ -1,0 +1,44 @@
+"""Shared fixtures: a clean environment per test and a real sandbox on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No DAILYPAY_* variable and no stray .env leaks into a test: each runs in an empty folder."""
+    for name in list(os.environ):
+        if name.startswith("DAILYPAY_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[object]:
+    """One sandbox for the whole run (tests that change its state use `sandbox`)."""
+    from dailypay_nb import sandbox as sb
+
+    with sb.start() as handle:
+        yield handle
+
+
+@pytest.fixture
+def sandbox(sandbox_server: object) -> Iterator[object]:
+    """The shared sandbox with no faults, no extra latency and zeroed counters."""
+    sandbox_server.clear_faults()  # type: ignore[attr-defined]
+    sandbox_server.reset_stats()  # type: ignore[attr-defined]
+    yield sandbox_server
+    sandbox_server.clear_faults()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def fresh_sandbox() -> Iterator[object]:
+    """A private sandbox for tests that need their own TTL, data or client registry."""
+    from dailypay_nb import sandbox as sb
+
+    with sb.start() as handle:
+        yield handle
