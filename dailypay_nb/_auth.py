@@ -34,6 +34,10 @@ from ._timings import META, RecordingTransport, TimingRecorder
 __all__ = ["ClientCredentialsAuth", "StaticTokenAuth", "Token", "TokenProvider"]
 
 log = logging.getLogger("dailypay_nb")
+log.addHandler(logging.NullHandler())
+# stamina logs each scheduled retry at WARNING; without this, Python's last-resort handler would
+# print them into every notebook cell that retries. Configured logging still receives them.
+logging.getLogger("stamina").addHandler(logging.NullHandler())
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Longest lifetime we believe; a larger `expires_in` is clamped to it.
@@ -203,6 +207,10 @@ class _RetryableTokenError(TokenError):
     retry_after: float | None = None
 
 
+class _RetryableTransportError(_RetryableTokenError, TokenTransportError):
+    """A connection failure worth another attempt."""
+
+
 def _retry_after(value: str | None, cap: float) -> float | None:
     if not value:
         return None
@@ -346,11 +354,16 @@ class TokenProvider:
         except TokenError as exc:
             last = exc
         assert last is not None
+        if isinstance(last, _RetryableTokenError):  # show callers the public class
+            public = TokenTransportError if isinstance(last, TokenTransportError) else TokenError
+            error = public.__new__(public)
+            error.__dict__.update(last.__dict__)
+            error.args = last.args
+            last = error
         tries = request.extensions[META].get("attempt", 1)
         if tries > 1:
             last.message += f" (after {tries} attempts)"
-        last.__cause__ = None  # keep httpx internals and any request body out of tracebacks
-        raise last
+        raise last from None  # keep httpx internals and the request body out of tracebacks
 
     def _attempt(self, request: httpx.Request) -> Token:
         s = self.settings
@@ -360,17 +373,19 @@ class TokenProvider:
         try:
             response = self._client.send(request)
         except httpx.TimeoutException as exc:
-            error_cls = _RetryableTokenError if isinstance(exc, httpx.ConnectTimeout) else TokenTransportError
+            error_cls = (
+                _RetryableTransportError if isinstance(exc, httpx.ConnectTimeout) else TokenTransportError
+            )
             raise _transport_error(
                 error_cls, f"token request timed out after {s.timeout:g}s: {where}", s
             ) from None
         except httpx.ConnectError:
             raise _transport_error(
-                _RetryableTokenError, f"could not connect to the token endpoint {where}", s
+                _RetryableTransportError, f"could not connect to the token endpoint {where}", s
             ) from None
         except httpx.TransportError as exc:
             raise _transport_error(
-                _RetryableTokenError,
+                _RetryableTransportError,
                 f"connection to the token endpoint {where} failed: {type(exc).__name__}",
                 s,
             ) from None

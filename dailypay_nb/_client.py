@@ -557,7 +557,7 @@ class BenchRun:
             f"<p><b>{self.run_id}</b>: {self.n} requests, concurrency {self.concurrency}, "
             f"{self.elapsed_s:.2f} s, {self.requests_per_second:.0f} req/s</p>"
         )
-        return head + str(self.summary._repr_html_())
+        return head + self.summary.to_html()
 
 
 async def _bench(
@@ -660,5 +660,5 @@ def connect(settings: Settings | None = None, **overrides: Any) -> Session:
 
 async def connect_async(settings: Settings | None = None, **overrides: Any) -> AsyncSession:
     """An `AsyncSession`, like `connect()`; starting the sandbox happens off the event loop."""
-    settings, handle = await asyncio.to_thread(_prepare, settings, overrides)
-    return AsyncSession(settings, sandbox=handle)
+    ready, handle = await asyncio.to_thread(_prepare, settings, overrides)
+    return AsyncSession(ready, sandbox=handle)

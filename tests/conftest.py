@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -42,3 +43,28 @@ def fresh_sandbox() -> Iterator[object]:
 
     with sb.start() as handle:
         yield handle
+
+
+@pytest.fixture
+def connect_to() -> Iterator[Any]:
+    """`connect_to(handle, **settings)`: a Session on that sandbox, closed after the test."""
+    import dailypay_nb as dp
+
+    sessions: list[Any] = []
+
+    def make(handle: Any, **overrides: Any) -> Any:
+        values = {
+            "environment": "sandbox",
+            "api_url": handle.url,
+            "token_url": handle.token_url,
+            "client_id": handle.client_id,
+            "client_secret": handle.client_secret,
+            **overrides,
+        }
+        session = dp.connect(**values)
+        sessions.append(session)
+        return session
+
+    yield make
+    for session in sessions:
+        session.close()
