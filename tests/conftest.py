@@ -29,11 +29,13 @@ def sandbox_server() -> Iterator[object]:
 
 @pytest.fixture
 def sandbox(sandbox_server: object) -> Iterator[object]:
-    """The shared sandbox with no faults, no extra latency and zeroed counters."""
+    """The shared sandbox with no faults, no added latency and zeroed counters."""
     sandbox_server.clear_faults()  # type: ignore[attr-defined]
+    sandbox_server.set_latency(0)  # type: ignore[attr-defined]
     sandbox_server.reset_stats()  # type: ignore[attr-defined]
     yield sandbox_server
     sandbox_server.clear_faults()  # type: ignore[attr-defined]
+    sandbox_server.set_latency(0)  # type: ignore[attr-defined]
 
 
 @pytest.fixture

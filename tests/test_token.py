@@ -161,15 +161,19 @@ def test_refused_connection(connect_to: Any) -> None:
     assert session.timings["error"].str.startswith("ConnectError").all()
 
 
-def test_expiry_with_skew_refetches(fresh_sandbox: Any, connect_to: Any) -> None:
-    """A token inside the skew window is not reused."""
-    fresh_sandbox.set_token_ttl(3) if hasattr(fresh_sandbox, "set_token_ttl") else None
-    session = connect_to(fresh_sandbox, token_skew=3599.5)
-    first = session.token()
-    assert session.token() is not first  # 3600 s TTL minus 3599.5 s skew: stale within a second
-    session2 = connect_to(fresh_sandbox, token_skew=60)
-    t = session2.token()
-    assert session2.token() is t
+def test_expiry_with_skew_refetches(connect_to: Any) -> None:
+    """A token is reused until expires_at minus the skew, then fetched anew."""
+    from dailypay_nb import sandbox as sb
+
+    with sb.start(token_ttl=3) as h:
+        session = connect_to(h, token_skew=1.5)
+        first = session.token()
+        assert session.token() is first
+        time.sleep(1.6)  # 3 s TTL - 1.5 s skew: stale now, though not yet expired
+        assert not first.expired
+        second = session.token()
+        assert second is not first
+        assert h.stats()["token_requests"] == 2
 
 
 def test_token_without_expires_in_uses_default_ttl(sandbox: Any, connect_to: Any) -> None:

@@ -1,0 +1,86 @@
+"""A local imitation of the DailyPay Public REST API (OAuth2 token endpoint + every /rest route).
+
+    from dailypay_nb import sandbox as sb
+    with sb.start() as h:
+        ...  # h.url, h.token_url, h.client_id, h.client_secret, h.inject(...), h.stats()
+
+Importing this package is cheap: Starlette and uvicorn load only when a sandbox starts.
+It shares no code with the rest of dailypay_nb, so it cannot agree with a client bug.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from ._constants import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_SCOPES
+
+if TYPE_CHECKING:
+    from ._handle import Sandbox
+
+__all__ = [
+    "DEMO_CLIENT_ID",
+    "DEMO_CLIENT_SECRET",
+    "DEMO_SCOPES",
+    "Sandbox",
+    "main",
+    "shared",
+    "start",
+]
+
+_shared: Sandbox | None = None
+_shared_lock = threading.Lock()
+
+
+def start(
+    port: int = 0,
+    host: str = "127.0.0.1",
+    seed: int = 0,
+    token_ttl: float = 3600,
+    latency_ms: float = 0,
+    jitter_ms: float = 0,
+    size: int | str = "small",
+    error_code_field: bool = False,
+    clients: Mapping[str, tuple[str, Sequence[str] | str]] | None = None,
+) -> Sandbox:
+    """Start a sandbox on host:port in a background thread and return its handle."""
+    from ._handle import Sandbox
+
+    return Sandbox(
+        port=port,
+        host=host,
+        seed=seed,
+        token_ttl=token_ttl,
+        latency_ms=latency_ms,
+        jitter_ms=jitter_ms,
+        size=size,
+        error_code_field=error_code_field,
+        clients=clients,
+    )
+
+
+def shared() -> Sandbox:
+    """The process-wide sandbox: started on first call (free port), stopped at exit."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.running:
+            _shared = start()
+            atexit.register(_shared.stop)
+        return _shared
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: run a sandbox in the foreground until Ctrl-C."""
+    from ._cli import run
+
+    return run(argv)
+
+
+def __getattr__(name: str) -> object:
+    if name == "Sandbox":
+        from ._handle import Sandbox
+
+        return Sandbox
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,100 @@
+"""Reading JSON:API request bodies, with 400 errors that point at the offending member."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ._calls import UUID_RE, Call
+from ._constants import JSON, JSONAPI
+from ._errors import ApiError
+
+Obj = dict[str, Any]
+
+
+def document_data(call: Call, kind: str) -> Obj:
+    """Parse the body and return its `data` object, checking `data.type`."""
+    media = call.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in (JSONAPI, JSON):
+        raise ApiError(
+            400,
+            "INVALID_USER_INPUT",
+            f"Send the body as {JSONAPI}.",
+            header="Content-Type",
+        )
+    try:
+        document = json.loads(call.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "INVALID_USER_INPUT", "The body is not valid JSON.", pointer="") from exc
+    if not isinstance(document, dict):
+        raise ApiError(400, "INVALID_USER_INPUT", "The body must be a JSON object.", pointer="")
+    data = document.get("data")
+    if not isinstance(data, dict):
+        raise ApiError(400, "INVALID_USER_INPUT", "The body needs a data object.", pointer="/data")
+    if data.get("type") != kind:
+        raise ApiError(400, "INVALID_PARAMETERS", f"data.type must be {kind!r}.", pointer="/data/type")
+    return data
+
+
+def member(
+    obj: Obj, name: str, pointer: str, kind: type, *, required: bool, code: str = "INVALID_PARAMETERS"
+) -> Any:
+    """obj[name] checked to be of `kind` (bool is not an int); None when absent and optional."""
+    where = f"{pointer}/{name}"
+    if name not in obj or obj[name] is None:
+        if required:
+            missing = "MISSING_REQUIRED_FIELD" if code != "INVALID_PARAMETERS" else code
+            raise ApiError(400, missing, f"{where} is required.", pointer=where)
+        return None
+    value = obj[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ApiError(400, code, f"{where} must be a {kind.__name__}.", pointer=where)
+    return value
+
+
+def only(obj: Obj, allowed: set[str], pointer: str) -> None:
+    """Reject members the operation does not let a client write."""
+    for name in obj:
+        if name not in allowed:
+            raise ApiError(
+                400,
+                "INVALID_PARAMETERS",
+                f"{pointer}/{name} cannot be written.",
+                pointer=f"{pointer}/{name}",
+            )
+
+
+def reference(
+    relationships: Obj, name: str, kind: str, *, required: bool, code: str = "INVALID_PARAMETERS"
+) -> str | None:
+    """The id in relationships[name].data, which must be {"type": kind, "id": <uuid>}."""
+    pointer = f"/data/relationships/{name}"
+    rel = member(relationships, name, "/data/relationships", dict, required=required, code=code)
+    if rel is None:
+        return None
+    data = rel.get("data")
+    if not isinstance(data, dict) or data.get("type") != kind:
+        raise ApiError(
+            400,
+            "INVALID_RESOURCE_LINK",
+            f"{pointer}/data must be a {kind} resource identifier.",
+            pointer=f"{pointer}/data",
+        )
+    ident = data.get("id")
+    if not isinstance(ident, str) or not UUID_RE.match(ident):
+        raise ApiError(
+            400,
+            "INVALID_RESOURCE_LINK",
+            f"{pointer}/data/id must be a UUID.",
+            pointer=f"{pointer}/data/id",
+        )
+    return ident.lower()
+
+
+def same_id(data: Obj, expected: str) -> None:
+    """data.id must be present and name the resource of the path."""
+    ident = member(data, "id", "/data", str, required=True)
+    if ident.lower() != expected.lower():
+        raise ApiError(
+            400, "INVALID_PARAMETERS", "data.id must match the id in the path.", pointer="/data/id"
+        )

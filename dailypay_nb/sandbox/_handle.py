@@ -1,0 +1,78 @@
+"""The handle `start()` returns: URLs, demo credentials, controls and the server's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+
+from ._constants import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, TOKEN_PATH
+from ._controls import Controls
+from ._state import SandboxState
+
+
+class Sandbox(Controls):
+    """A running local DailyPay imitation (see `dailypay_nb.sandbox.start`)."""
+
+    client_id = DEMO_CLIENT_ID
+    client_secret = DEMO_CLIENT_SECRET
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        seed: int = 0,
+        token_ttl: float = 3600,
+        latency_ms: float = 0,
+        jitter_ms: float = 0,
+        size: int | str = "small",
+        error_code_field: bool = False,
+        clients: Mapping[str, tuple[str, Sequence[str] | str]] | None = None,
+    ) -> None:
+        state = SandboxState(
+            seed=seed,
+            token_ttl=token_ttl,
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            size=size,
+            error_code_field=error_code_field,
+            clients=clients,
+        )
+        super().__init__(state)
+        from ._app import build_app
+        from ._server import ServerThread
+
+        self._server = ServerThread(build_app(state), host, port)
+        self.host = host
+        self.port = self._server.port
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{self.port}"
+        self.token_url = self.url + TOKEN_PATH
+        state.base_url = self.url
+        self._server.start()
+        self._running = True
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def stop(self) -> None:
+        """Stop serving and release the port (safe to call twice)."""
+        if self._running:
+            self._running = False
+            self._server.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self._running else "stopped"
+        return f"<dailypay_nb.sandbox {state} at {self.url}>"
