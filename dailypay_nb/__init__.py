@@ -25,13 +25,17 @@ from ._config import Settings, load_settings
 from ._exceptions import (
     ApiError,
     ApiTransportError,
+    ArgumentError,
     DailyPayError,
+    DocumentError,
+    FilterError,
     ScopeError,
     SettingsError,
     TokenError,
     TokenTransportError,
     WriteRefusedError,
 )
+from ._explorer import Included, operations_table
 from ._response import ApiResponse
 from ._secret import Secret
 
@@ -43,10 +47,14 @@ __all__ = [
     "ApiError",
     "ApiResponse",
     "ApiTransportError",
+    "ArgumentError",
     "AsyncSession",
     "BenchRun",
     "ClientCredentialsAuth",
     "DailyPayError",
+    "DocumentError",
+    "FilterError",
+    "Included",
     "ScopeError",
     "Secret",
     "Session",
@@ -61,6 +69,7 @@ __all__ = [
     "connect_async",
     "form",
     "load_settings",
+    "operations",
     "sandbox",
 ]
 
@@ -70,6 +79,11 @@ def form(settings: Settings | None = None, **kw: Any) -> TokenForm:
     from .widgets import TokenForm
 
     return TokenForm(settings, **kw)
+
+
+def operations() -> Any:
+    """Every DailyPay operation this toolkit knows: helper, method, path, scopes, filters (a DataFrame)."""
+    return operations_table()
 
 
 def __getattr__(name: str) -> Any:

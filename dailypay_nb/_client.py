@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import html
 import inspect
+import sys
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,6 +23,7 @@ from . import __version__  # defined before this module is imported
 from ._auth import RETRY_STATUSES, ClientCredentialsAuth, StaticTokenAuth, Token, TokenProvider, _retry_after
 from ._config import Settings, load_settings, with_sandbox
 from ._exceptions import ApiTransportError, DailyPayError
+from ._explorer import AsyncExplorer, SyncExplorer
 from ._response import ApiResponse
 from ._secret import Secret
 from ._timings import (
@@ -292,7 +294,7 @@ def _client_kwargs(settings: Settings) -> dict[str, Any]:
     }
 
 
-class Session(_SessionBase):
+class Session(SyncExplorer, _SessionBase):
     """A synchronous DailyPay session. Build it with `dp.connect()`."""
 
     def __init__(
@@ -432,7 +434,7 @@ class Session(_SessionBase):
         self.close()
 
 
-class AsyncSession(_SessionBase):
+class AsyncSession(AsyncExplorer, _SessionBase):
     """An asyncio DailyPay session. Build it with `await dp.connect_async()`."""
 
     def __init__(
@@ -634,6 +636,10 @@ def _prepare(settings: Settings | None, overrides: dict[str, Any]) -> tuple[Sett
     elif overrides:
         settings = settings.replace(**overrides)
     handle = None
+    if settings.environment == "sandbox" and settings.api_url and f"{__package__}.sandbox" in sys.modules:
+        from . import sandbox  # only if already imported: no sandbox runs here otherwise
+
+        handle = sandbox.find(settings.api_url)  # one this process started: attach its controls
     if settings.uses_embedded_sandbox:
         from . import sandbox
 

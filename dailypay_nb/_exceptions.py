@@ -7,6 +7,9 @@ DailyPayError               base: catch this to catch everything from dailypay_n
 │   └── TokenTransportError the token endpoint could not be reached (timeout, refused, dropped)
 ├── ApiError                a /rest call answered non-2xx (status, code, detail, source, request id)
 │   └── ApiTransportError   the API could not be reached (timeout, refused, dropped)
+├── DocumentError           a response body is not a JSON:API document we can read
+├── ArgumentError           a helper's argument is invalid (raised before sending)
+│   └── FilterError         an unknown filter or include, or a bad enum value; lists the valid ones
 ├── ScopeError              the operation needs a scope or token type this session does not hold
 └── WriteRefusedError       a write against production without `allow_writes=True`
 ```
@@ -23,7 +26,10 @@ from typing import Any
 __all__ = [
     "ApiError",
     "ApiTransportError",
+    "ArgumentError",
     "DailyPayError",
+    "DocumentError",
+    "FilterError",
     "ScopeError",
     "SettingsError",
     "TokenError",
@@ -150,37 +156,25 @@ class ApiError(DailyPayError):
     @property
     def frame(self) -> Any:
         """Every error of the response as a pandas DataFrame (one row per error)."""
-        import pandas as pd
+        from ._jsonapi import errors_frame
 
-        rows = [
-            {
-                "status": e.get("status"),
-                "code": e.get("code"),
-                "detail": e.get("detail"),
-                "source.pointer": (e.get("source") or {}).get("pointer"),
-                "source.parameter": (e.get("source") or {}).get("parameter"),
-                "source.header": (e.get("source") or {}).get("header"),
-                "request_id": (e.get("meta") or {}).get("request_id"),
-                "trace_id": (e.get("meta") or {}).get("trace_id"),
-            }
-            for e in self.errors
-            if isinstance(e, dict)
-        ]
-        columns = [
-            "status",
-            "code",
-            "detail",
-            "source.pointer",
-            "source.parameter",
-            "source.header",
-            "request_id",
-            "trace_id",
-        ]
-        return pd.DataFrame(rows, columns=columns)
+        return errors_frame(self.errors)
 
 
 class ApiTransportError(ApiError):
     """The API could not be reached: timeout, refused or dropped connection."""
+
+
+class DocumentError(DailyPayError, ValueError):
+    """A response body is not a JSON:API document this toolkit can turn into a frame."""
+
+
+class ArgumentError(DailyPayError, ValueError):
+    """An argument of a helper is invalid; raised before anything is sent."""
+
+
+class FilterError(ArgumentError):
+    """A filter or `include` value is unknown or invalid; the message lists the valid ones."""
 
 
 class ScopeError(DailyPayError):

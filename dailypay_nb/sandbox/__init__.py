@@ -25,6 +25,7 @@ __all__ = [
     "DEMO_CLIENT_SECRET",
     "DEMO_SCOPES",
     "Sandbox",
+    "find",
     "main",
     "shared",
     "start",
@@ -69,6 +70,13 @@ def shared() -> Sandbox:
             _shared = start()
             atexit.register(_shared.stop)
         return _shared
+
+
+def find(url: str) -> Sandbox | None:
+    """The running sandbox of this process that serves `url` (API base or token URL), or None."""
+    from ._handle import find as _find
+
+    return _find(url)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

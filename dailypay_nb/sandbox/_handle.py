@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from ._constants import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, TOKEN_PATH
 from ._controls import Controls
 from ._state import SandboxState
+
+#: Every sandbox started in this process that is still alive (see `find`).
+_LIVE: weakref.WeakSet[Sandbox] = weakref.WeakSet()
+
+
+def find(url: str) -> Sandbox | None:
+    """The running sandbox of this process serving `url` (its API base or token URL), if any."""
+    for handle in list(_LIVE):
+        if handle.running and url.rstrip("/") in (handle.url, handle.token_url):
+            return handle
+    return None
 
 
 class Sandbox(Controls):
@@ -51,6 +63,7 @@ class Sandbox(Controls):
         state.base_url = self.url
         self._server.start()
         self._running = True
+        _LIVE.add(self)
 
     @property
     def running(self) -> bool:
