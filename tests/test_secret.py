@@ -17,7 +17,15 @@ def test_masked_in_every_rendering(caplog: pytest.LogCaptureFixture) -> None:
     """repr, str, format, %-format, HTML and logging show a mask, never the value."""
     s = dp.Secret(VALUE)
     logging.getLogger("t").warning("secret is %s / %r", s, s)
-    renderings = [repr(s), str(s), f"{s}", f"{s!r}", "{}".format(s), s._repr_html_(), caplog.text]
+    renderings = [
+        repr(s),
+        str(s),
+        f"{s}",
+        f"{s!r}",
+        "%s" % (s,),  # noqa: UP031
+        s._repr_html_(),
+        caplog.text,
+    ]
     assert all(VALUE not in text for text in renderings)
     assert s.fingerprint.startswith("sha256:")
 
