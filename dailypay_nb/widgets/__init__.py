@@ -1,0 +1,11 @@
+"""The ipywidgets form for the client-credentials flow: `dp.form()` returns a `TokenForm`.
+
+Importing this package imports ipywidgets; `import dailypay_nb` does not.
+The form's logic (settings from the fields, status HTML) lives in `_logic`, free of widgets.
+"""
+
+from __future__ import annotations
+
+from ._form import TokenForm
+
+__all__ = ["TokenForm"]

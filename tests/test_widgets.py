@@ -1,0 +1,553 @@
+"""The token form, driven from Python: fields set, buttons `.click()`ed, against a real sandbox.
+
+Every kernel→browser message goes through a recording comm, and after each step the whole
+widget tree's synced state is walked: neither the client secret nor the token may appear.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import comm
+import pytest
+from comm.base_comm import BaseComm
+
+import dailypay_nb as dp
+from dailypay_nb import Secret, SettingsError, TokenError, TokenTransportError
+from dailypay_nb.widgets import TokenForm
+from dailypay_nb.widgets import _logic as logic
+
+WAIT = 15.0
+WRONG = "wrong-secret-" + "7f3a9c"
+
+
+# -- instruments -----------------------------------------------------------------------------
+
+
+class RecordingComm(BaseComm):  # type: ignore[misc]
+    """A comm that keeps every message the kernel would send to the browser, as JSON text."""
+
+    sent: ClassVar[list[str]] = []
+
+    def publish_msg(
+        self, msg_type: str, data: Any = None, metadata: Any = None, buffers: Any = None, **keys: Any
+    ) -> None:
+        self.sent.append(json.dumps({"type": msg_type, "data": data}, default=str))
+
+
+@pytest.fixture
+def wire(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Messages sent to the (simulated) browser during the test."""
+    sent: list[str] = []
+    monkeypatch.setattr(RecordingComm, "sent", sent)
+    monkeypatch.setattr(comm, "create_comm", lambda *a, **kw: RecordingComm(*a, **kw))
+    return sent
+
+
+@pytest.fixture
+def forms() -> Iterator[list[TokenForm]]:
+    """Forms made in the test, closed afterwards (stops their clock threads)."""
+    made: list[TokenForm] = []
+    yield made
+    for form in made:
+        form.close()
+
+
+def synced_states(widget: Any, seen: set[int] | None = None) -> list[str]:
+    """JSON of `get_state()` of the widget and every widget it references (children, layout, style…)."""
+    import ipywidgets
+
+    seen = set() if seen is None else seen
+    if id(widget) in seen:
+        return []
+    seen.add(id(widget))
+    out = [json.dumps(widget.get_state(), default=str)]
+    for key in widget.keys:
+        value = getattr(widget, key)
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if isinstance(item, ipywidgets.Widget):
+                out += synced_states(item, seen)
+    return out
+
+
+def assert_clean(form: TokenForm, wire: list[str], *values: str | Secret | None) -> None:
+    """Neither the synced state of any widget of the form nor any message sent holds a value."""
+    texts = [v.reveal() if isinstance(v, Secret) else v for v in values if v]
+    if form.token is not None:
+        texts.append(form.token.access_token.reveal())
+    states = synced_states(form.widget)
+    assert len(states) > 30  # the walk really went through the tree
+    for text in texts:
+        assert text
+        assert not [s for s in states if text in s], "secret/token in synced widget state"
+        assert not [m for m in wire if text in m], "secret/token sent to the browser"
+
+
+def type_secret(form: TokenForm, value: str) -> None:
+    """What the browser sends when the secret field loses focus or Enter is pressed."""
+    form._secret.comm.handle_msg(
+        {
+            "content": {"data": {"method": "update", "state": {"value": value}, "buffer_paths": []}},
+            "buffers": [],
+        }
+    )
+
+
+def press_enter(form: TokenForm) -> None:
+    form._secret.comm.handle_msg(
+        {"content": {"data": {"method": "custom", "content": {"event": "submit"}}}, "buffers": []}
+    )
+
+
+def settings_for(h: Any, **kw: Any) -> dp.Settings:
+    """Settings pointing at sandbox `h` with its demo client (override with kw)."""
+    values = {
+        "environment": "sandbox",
+        "token_url": h.token_url,
+        "api_url": h.url,
+        "client_id": h.client_id,
+        "client_secret": h.client_secret,
+        **kw,
+    }
+    return dp.load_settings(env_file=False, **values)
+
+
+def make(forms: list[TokenForm], settings: dp.Settings | None = None, **kw: Any) -> TokenForm:
+    form = TokenForm(settings, **kw)
+    forms.append(form)
+    return form
+
+
+def status(form: TokenForm) -> str:
+    return str(form._status.value)
+
+
+# -- the pure logic --------------------------------------------------------------------------
+
+
+def test_scopes_split_and_join() -> None:
+    """Documented scopes become checkboxes, the rest free text; the request keeps documented order."""
+    assert logic.initial_scopes(("health:read", "user:read")) == (["health:read"], "user:read")
+    assert logic.requested_scopes(["health:read", "client:admin"], "user:read, health:read") == (
+        "client:admin",
+        "health:read",
+        "user:read",
+    )
+
+
+def test_form_settings_rules() -> None:
+    """Environment switch, .env secret, typed secret and the sandbox demo client."""
+    base = dp.load_settings(env_file=False, environment="uat", client_id="cid", client_secret="uat-secret")
+    same = logic.form_settings(
+        base, logic.FieldValues("uat", "cid", None, ("health:read",)), demo_client_id="demo"
+    )
+    assert same.client_secret.reveal() == "uat-secret"
+    assert same.scope == ("health:read",)
+    typed = logic.FieldValues("uat", "cid", Secret("typed"), ("health:read",))
+    assert logic.form_settings(base, typed, demo_client_id="demo").client_secret.reveal() == "typed"
+    sandbox = logic.form_settings(
+        base, logic.FieldValues("sandbox", "cid", None, ("health:read",)), demo_client_id="d"
+    )
+    assert sandbox.uses_embedded_sandbox
+    assert sandbox.client_id == ""
+    assert not sandbox.client_secret
+    own = logic.form_settings(
+        base, logic.FieldValues("sandbox", "", Secret("x"), ("health:read",)), demo_client_id="d"
+    )
+    assert (own.client_id, own.client_secret.reveal()) == ("d", "x")
+    with pytest.raises(SettingsError, match="CLIENT_SECRET") as info:  # the UAT secret stays with UAT
+        logic.form_settings(
+            base, logic.FieldValues("production", "cid", None, ("health:read",)), demo_client_id="d"
+        )
+    assert "in the form" in info.value.hint
+    with pytest.raises(SettingsError, match="no scope"):
+        logic.form_settings(base, logic.FieldValues("uat", "cid", None, ()), demo_client_id="d")
+
+
+def test_scope_html_highlights_differences() -> None:
+    """Missing scopes are struck through in the error colour, extra ones in the warning colour."""
+    same = logic.scope_html(["a:b"], ["a:b"])
+    assert "granted as requested" in same
+    assert "line-through" not in same
+    diff = logic.scope_html(["a:b", "c:d"], ["a:b", "e:f"])
+    assert "not granted: c:d" in diff
+    assert "granted without asking: e:f" in diff
+    assert "line-through" in diff
+    assert "var(--jp-error-color1)" in diff
+    assert "var(--jp-warn-color1)" in diff
+
+
+def test_clock_and_phases_text() -> None:
+    """The countdown and the timing line read well."""
+    from datetime import datetime, timedelta, timezone
+
+    from dailypay_nb._auth import Token
+
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    token = Token(Secret("t"), "bearer", ("a",), ("a",), 3600, now, now + timedelta(seconds=3725))
+    assert logic.clock_text(token, None, 0, now.timestamp()) == "token expires in 1:02:05"
+    assert logic.clock_text(token, None, 0, now.timestamp() + 4000).startswith("token expired")
+    assert logic.clock_text(token, 10.0, 12.4) == "waiting 2 s"
+    assert "fa-hourglass-half" in logic.clock_html("waiting 2 s")
+    assert logic.clock_html("") == ""
+    row = {"method": "POST", "endpoint": "/oauth2/token", "status": 200, "connect_ms": 0.41,
+           "tls_ms": float("nan"), "send_ms": 0.1, "wait_ms": 3.0, "download_ms": 0.2, "total_ms": 4.0,
+           "reused_connection": False}  # fmt: skip
+    assert logic.phases_text(row) == (
+        "POST /oauth2/token 200 · connect 0.4 ms · send 0.1 ms · wait 3.0 ms · download 0.2 ms"
+        " · total 4.0 ms · new connection"
+    )
+
+
+def test_error_html_is_short_and_redacted() -> None:
+    """One message line, one hint line, no traceback, and secrets in play are masked."""
+    exc = TokenError("refused: secret=abc hunter2 here", error="invalid_client", status=401, hint="check it")
+    text = logic.error_html(exc, Secret("hunter2"))
+    assert "hunter2" not in text
+    assert "abc" not in text
+    assert "→ check it" in text
+    assert "invalid_client · HTTP 401" in text
+    assert "Traceback" not in text
+    assert "unexpected KeyError" in logic.error_html(KeyError("x"))
+
+
+def test_placeholders_and_sources(tmp_path: Path) -> None:
+    """The secret field explains where the secret comes from."""
+    env = tmp_path / ".env"
+    env.write_text("DAILYPAY_ENVIRONMENT=uat\nDAILYPAY_CLIENT_ID=cid\nDAILYPAY_CLIENT_SECRET=s3\n")
+    base = dp.load_settings(env_file=env)
+    assert logic.secret_placeholder(base, "uat", None) == f"from .env ({env.resolve()}); type to override"
+    assert "demo secret" in logic.secret_placeholder(base, "sandbox", None)
+    assert "PRODUCTION client secret" in logic.secret_placeholder(base, "production", None)
+    assert "sha256:" in logic.secret_placeholder(base, "uat", Secret("typed"))
+
+
+# -- the form against a sandbox --------------------------------------------------------------
+
+
+def test_import_does_not_load_ipywidgets() -> None:
+    """Only dp.form() imports ipywidgets."""
+    code = "import sys, dailypay_nb; print('ipywidgets' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout == "False\n"
+
+
+def test_prefilled_from_env_file(wire: list[str], forms: list[TokenForm]) -> None:
+    """Environment and client id come from .env; the secret field stays empty and says why."""
+    Path(".env").write_text(
+        "DAILYPAY_ENVIRONMENT=uat\nDAILYPAY_CLIENT_ID=cid-42\nDAILYPAY_CLIENT_SECRET=env-s3cret\n"
+    )
+    form = make(forms)
+    assert form._environment.value == "uat"
+    assert form._client_id.value == "cid-42"
+    assert form._secret.value == ""
+    assert ".env" in form._secret.placeholder
+    assert all(box.value for box in form._scope_boxes.values())
+    assert "auth.uat.dailypay.com" in form._env_note.value
+    assert_clean(form, wire, "env-s3cret")
+
+
+def test_env_file_without_secret_asks_for_it(wire: list[str], forms: list[TokenForm]) -> None:
+    """A .env with a UAT client id but no secret: the form opens and asks for the secret."""
+    Path(".env").write_text("DAILYPAY_ENVIRONMENT=uat\nDAILYPAY_CLIENT_ID=cid-42\n")
+    with pytest.raises(SettingsError):
+        dp.load_settings()  # what the form works around
+    form = make(forms)
+    assert form._client_id.value == "cid-42"
+    assert "type the UAT client secret" in form._secret.placeholder
+    form._get.click()
+    assert form.wait(WAIT) is None
+    assert isinstance(form.error, SettingsError)
+    assert "DAILYPAY_CLIENT_SECRET is missing" in status(form)
+    assert "type the client secret in the form" in status(form)
+    fields = logic.FieldValues("uat", "cid-42", Secret("t"), ("health:read",))
+    typed = logic.form_settings(form.settings, fields, demo_client_id="d")
+    assert typed.client_secret.reveal() == "t"
+    assert typed.token_url == "https://auth.uat.dailypay.com/oauth2/token"
+
+
+def test_get_token_success(sandbox: Any, wire: list[str], forms: list[TokenForm]) -> None:
+    """Click: masked token, scopes granted as requested, countdown, phases and both frames."""
+    form = make(forms, settings_for(sandbox))
+    assert_clean(form, wire, sandbox.client_secret)
+    form._get.click()
+    token = form.wait(WAIT)
+    assert token is form.token
+    assert form.error is None
+    text = status(form)
+    assert "Token obtained from sandbox" in text
+    assert token.fingerprint in text
+    assert "granted as requested" in text
+    assert "POST /oauth2/token 200 · connect" in text
+    assert re.search(r"token expires in (59:\d\d|1:00:00)</span>$", form._clock.value)
+    assert "form.tokens" in form._frames.value
+    assert token.fingerprint in form._frames.value
+    assert "/oauth2/token" in form._frames.value
+    assert list(form.tokens["token"]) == [token.access_token.masked]
+    assert list(form.timings["kind"]) == ["token"]
+    assert not form._get.disabled
+    assert form._get.description == "Get token"
+    assert sandbox.stats()["token_requests"] == 1
+    assert_clean(form, wire, sandbox.client_secret)
+
+
+def test_second_click_reuses_cached_token(sandbox: Any, wire: list[str], forms: list[TokenForm]) -> None:
+    """The second click makes no token request and says so."""
+    form = make(forms, settings_for(sandbox))
+    first = form.submit().result(WAIT)
+    session = form.session
+    form._get.click()
+    second = form.wait(WAIT)
+    assert second is first
+    assert form.session is session
+    assert "Cached token reused (no request made)" in status(form)
+    assert sandbox.stats()["token_requests"] == 1
+    assert len(form.tokens) == 1
+    assert_clean(form, wire, sandbox.client_secret)
+
+
+def test_invalid_client_then_recovery(sandbox: Any, wire: list[str], forms: list[TokenForm]) -> None:
+    """A wrong typed secret: invalid_client with its hint, no traceback; retyping fixes it."""
+    form = make(forms, settings_for(sandbox))
+    type_secret(form, WRONG)
+    assert form._secret.value == ""
+    assert "sha256:" in form._secret.placeholder
+    assert_clean(form, wire, WRONG, sandbox.client_secret)
+    form._get.click()
+    assert form.wait(WAIT) is None
+    assert form.token is None
+    assert isinstance(form.error, TokenError)
+    assert form.error.error == "invalid_client"
+    text = status(form)
+    assert "invalid_client (HTTP 401)" in text
+    assert "→ check DAILYPAY_CLIENT_ID" in text
+    assert "Traceback" not in text
+    assert "dpnb-error" in text
+    assert "HTTP 401" in form._frames.value  # the failed exchange is in the timings table
+    assert not form._get.disabled
+    assert_clean(form, wire, WRONG, sandbox.client_secret)
+
+    type_secret(form, sandbox.client_secret)
+    form._get.click()
+    assert form.wait(WAIT) is not None
+    assert "Token obtained" in status(form)
+    assert_clean(form, wire, WRONG, sandbox.client_secret)
+
+
+def test_invalid_scope_names_the_scope(fresh_sandbox: Any, wire: list[str], forms: list[TokenForm]) -> None:
+    """A client allowed only health:read: the refused scopes are named; unticking them works."""
+    fresh_sandbox.register_client("narrow", "narrow-s3cret", ["health:read"])
+    form = make(forms, settings_for(fresh_sandbox, client_id="narrow", client_secret="narrow-s3cret"))
+    form._get.click()
+    form.wait(WAIT)
+    assert isinstance(form.error, TokenError)
+    assert form.error.error == "invalid_scope"
+    assert "may not request the scope: client:admin client:lookup" in status(form)
+    assert_clean(form, wire, "narrow-s3cret")
+
+    form._scope_boxes["client:admin"].value = form._scope_boxes["client:lookup"].value = False
+    form._extra_scopes.value = "user:read"
+    form._get.click()
+    form.wait(WAIT)
+    assert "may not request the scope: user:read" in status(form)
+
+    form._extra_scopes.value = ""
+    form._get.click()
+    token = form.wait(WAIT)
+    assert token.granted_scope == ("health:read",)
+    assert "granted as requested" in status(form)
+    form._test.click()
+    assert form.wait(WAIT).status == 200
+    assert "GET /rest/health answered 200" in status(form)
+    assert_clean(form, wire, "narrow-s3cret")
+
+
+def test_granted_scope_differs_is_highlighted(
+    sandbox: Any, wire: list[str], forms: list[TokenForm], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the server grants less than asked, the status says which scopes are missing."""
+    sandbox.inject("/oauth2/token", status=200, times=1, body={
+        "access_token": "dpo_fake_token_value_123456", "token_type": "bearer", "expires_in": 600,
+        "scope": "health:read"})  # fmt: skip
+    form = make(forms, settings_for(sandbox))
+    form._get.click()
+    assert form.wait(WAIT).scope_differs
+    assert "not granted: client:admin client:lookup" in status(form)
+    assert_clean(form, wire, sandbox.client_secret, "dpo_fake_token_value_123456")
+
+
+def test_timeout_shows_busy_then_error(fresh_sandbox: Any, wire: list[str], forms: list[TokenForm]) -> None:
+    """A token endpoint slower than the timeout: busy while waiting, then a one-line timeout error."""
+    sandbox = fresh_sandbox  # its own: the abandoned slow request still finishes (and counts) later
+    sandbox.inject("/oauth2/token", delay_ms=1200)
+    form = make(forms, settings_for(sandbox, timeout=0.4, retry_attempts=1))
+    form._get.click()
+    assert form.busy
+    assert form._get.disabled
+    assert form._test.disabled
+    assert form._get.description == "Getting token…"
+    assert "requesting a token" in status(form)
+    assert "waiting 0 s" in form._clock.value
+    assert form.wait(WAIT) is None
+    assert isinstance(form.error, TokenTransportError)
+    assert "token request timed out after 0.4s" in status(form)
+    assert "→ check DAILYPAY_TOKEN_URL" in status(form)
+    assert not form.busy
+    assert not form._get.disabled
+    assert form._get.description == "Get token"
+    assert form._clock.value == ""
+    assert_clean(form, wire, sandbox.client_secret)
+
+
+def test_slow_request_keeps_clock_ticking(sandbox: Any, wire: list[str], forms: list[TokenForm]) -> None:
+    """During a slow request the kernel is free: the clock ticks, extra clicks join the same request."""
+    sandbox.inject("/oauth2/token", delay_ms=1600, times=1)
+    form = make(forms, settings_for(sandbox))
+    future = form.submit()
+    assert form.submit() is future  # a click while busy starts nothing new
+    form._get.click()
+    deadline = time.monotonic() + 5
+    while "waiting 1 s" not in form._clock.value:  # updated by the clock thread, not by us
+        assert time.monotonic() < deadline, form._clock.value
+        assert not future.done()
+        time.sleep(0.05)
+    assert future.result(WAIT) is not None
+    assert "Token obtained" in status(form)
+    assert "token expires in" in form._clock.value
+    assert sandbox.stats()["token_requests"] == 1
+    assert_clean(form, wire, sandbox.client_secret)
+
+
+def test_enter_in_secret_field_submits(sandbox: Any, wire: list[str], forms: list[TokenForm]) -> None:
+    """The browser sends Enter's `submit` event before the changed value; both orders submit once."""
+    form = make(forms, settings_for(sandbox, client_secret="not-the-secret"))
+    press_enter(form)
+    type_secret(form, sandbox.client_secret)  # arrives right after the key event
+    assert form._future is not None
+    assert form.wait(WAIT) is not None
+    assert "Token obtained" in status(form)
+    assert_clean(form, wire, sandbox.client_secret, "not-the-secret")
+    # Enter on the emptied field (nothing new typed) submits after a short grace period
+    form._future = None
+    press_enter(form)
+    deadline = time.monotonic() + 3
+    while form._future is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert form.wait(WAIT) is not None
+    assert "Cached token reused" in status(form)
+    assert sandbox.stats()["token_requests"] == 1
+
+
+def test_environment_switch_uses_sandbox_demo(wire: list[str], forms: list[TokenForm]) -> None:
+    """From UAT .env settings, selecting the sandbox uses its demo credentials; production asks."""
+    Path(".env").write_text(
+        "DAILYPAY_ENVIRONMENT=uat\nDAILYPAY_CLIENT_ID=cid-42\nDAILYPAY_CLIENT_SECRET=uat-s3cret\n"
+    )
+    form = make(forms)
+    form._environment.value = "production"
+    assert form._client_id.value == ""
+    assert "PRODUCTION client secret" in form._secret.placeholder
+    form._get.click()
+    assert form.wait(WAIT) is None
+    assert isinstance(form.error, SettingsError)
+    assert "DAILYPAY_CLIENT_ID is missing" in status(form)
+    assert "type the client id in the form" in status(form)
+    assert form.session is None  # nothing was sent anywhere
+
+    form._environment.value = "sandbox"
+    assert form._client_id.value == dp.sandbox.DEMO_CLIENT_ID
+    assert "demo secret" in form._secret.placeholder
+    form._get.click()
+    token = form.wait(WAIT)
+    assert token is not None
+    assert form.session is not None
+    assert form.session.sandbox is dp.sandbox.shared()
+    assert form.session.settings.client_id == dp.sandbox.DEMO_CLIENT_ID
+    assert "Token obtained from sandbox" in status(form)
+    assert_clean(form, wire, "uat-s3cret", dp.sandbox.DEMO_CLIENT_SECRET)
+
+
+def test_test_button_reports_missing_scope(sandbox: Any, wire: list[str], forms: list[TokenForm]) -> None:
+    """Test token without health:read: the API's refusal as message and hint, form still usable."""
+    form = make(forms, settings_for(sandbox))
+    form._scope_boxes["health:read"].value = False
+    form._test.click()
+    assert form.wait(WAIT) is None
+    assert isinstance(form.error, dp.ApiError)
+    assert "dpnb-error" in status(form)
+    assert "403" in status(form)
+    assert "Traceback" not in status(form)
+    assert not form._test.disabled
+    form._scope_boxes["health:read"].value = True
+    form._test.click()
+    assert form.wait(WAIT) is not None
+    assert "answered 200" in status(form)
+    assert_clean(form, wire, sandbox.client_secret)
+
+
+def test_password_echo_is_off(wire: list[str], forms: list[TokenForm]) -> None:
+    """A plain ipywidgets Password echoes a typed value back to the browser; ours does not."""
+    import ipywidgets
+
+    plain = ipywidgets.Password()
+    plain.comm.handle_msg(
+        {"content": {"data": {"method": "update", "state": {"value": "echo-me"}}}, "buffers": []}
+    )
+    assert any("echo-me" in m for m in wire)
+    form = make(forms)
+    type_secret(form, "do-not-echo")
+    assert not any("do-not-echo" in m for m in wire)
+    plain.close()
+
+
+def test_display_and_close(forms: list[TokenForm]) -> None:
+    """dp.form() displays as its widget; close() stops the clock thread and closes the widgets."""
+    form = dp.form()
+    forms.append(form)
+    bundle = form._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == form.widget.model_id
+    assert repr(form) == "TokenForm(sandbox, no token)"
+    form.close()
+    form._ticker.join(3)
+    assert not form._ticker.is_alive()
+    assert form.widget.comm is None
+
+
+def test_nbclient_notebook_saves_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A notebook run headless (nbclient stores widget state): the tutorial path from the form
+    to code; the written file holds neither the typed secret nor the token."""
+    import nbformat
+    from _lab import WIDGET_STATE, isolated_jupyter_env, write_kernelspec
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    for key, value in isolated_jupyter_env(tmp_path / "jupyter").items():
+        monkeypatch.setenv(key, value)
+    kernel = write_kernelspec(tmp_path / "jupyter" / "data")
+    monkeypatch.setenv("DPNB_TYPED", dp.sandbox.DEMO_CLIENT_SECRET)  # typed by "the user", not in the source
+    cells = [
+        "import dailypay_nb as dp\nform = dp.form()\nform",
+        "import os\nform._secret.value = os.environ['DPNB_TYPED']  # what the browser sends\n"
+        "token = form.submit().result(30)\nprint(token)",
+        "form.session.get('/rest/health').status, form.timings[['kind', 'status']]",
+    ]
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
+    NotebookClient(
+        nb, timeout=60, kernel_name=kernel, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    text = nbformat.writes(nb)
+    assert "Token(bearer •••••• (sha256:" in text
+    assert "Token obtained from sandbox" in text  # the status is in the saved widget state, masked
+    assert dp.sandbox.DEMO_CLIENT_SECRET not in text
+    assert not re.search(r"dpo_[0-9a-f]{12,}", text)
+    models = {m["model_name"]: m["state"] for m in nb.metadata.widgets[WIDGET_STATE]["state"].values()}
+    assert models["PasswordModel"].get("value", "") == ""
