@@ -162,7 +162,7 @@ class Token:
         expires_in = _seconds(data.get("expires_in"), "expires_in", status)
         created_at = _seconds(data.get("created_at"), "created_at", status)
         start = created_at if created_at is not None else sent_at
-        ttl = default_ttl if expires_in is None else min(expires_in, MAX_TTL)
+        ttl = min(default_ttl if expires_in is None else expires_in, MAX_TTL)
         scope = data.get("scope")
         granted = tuple(scope.split()) if isinstance(scope, str) and scope.strip() else requested_scope
         refresh, id_token = (
@@ -194,6 +194,8 @@ def _seconds(value: Any, name: str, status: int) -> float | None:
         raise TokenError(f"token response has a non-numeric {name}", status=status)
     try:
         number = float(value)
+    except OverflowError:  # an integer too large for a float (JSON allows 10**400)
+        number = math.inf
     except ValueError:
         raise TokenError(f"token response has a non-numeric {name}", status=status) from None
     if not math.isfinite(number) or number < 0 or (name == "created_at" and number > 1e11):
@@ -388,6 +390,13 @@ class TokenProvider:
                 _RetryableTransportError,
                 f"connection to the token endpoint {where} failed: {type(exc).__name__}",
                 s,
+            ) from None
+        except httpx.RequestError as exc:  # DecodingError: a body that claims gzip and is not
+            raise TokenError(
+                f"token endpoint {where} answered a body that cannot be decoded ({type(exc).__name__})",
+                url=s.token_url,
+                environment=s.environment,
+                hint="check DAILYPAY_TOKEN_URL; a proxy may be rewriting the response",
             ) from None
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         return self._parse(response, sent_at, elapsed_ms)

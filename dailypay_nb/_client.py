@@ -22,7 +22,7 @@ import stamina
 from . import __version__  # defined before this module is imported
 from ._auth import RETRY_STATUSES, ClientCredentialsAuth, StaticTokenAuth, Token, TokenProvider, _retry_after
 from ._config import Settings, load_settings, with_sandbox
-from ._exceptions import ApiTransportError, DailyPayError
+from ._exceptions import ApiError, ApiTransportError, ArgumentError, DailyPayError
 from ._explorer import AsyncExplorer, SyncExplorer
 from ._response import ApiResponse
 from ._secret import Secret
@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["AsyncSession", "BenchRun", "Session", "connect", "connect_async"]
 
 JSONAPI = "application/vnd.api+json"
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: Retried without an Idempotency-Key. Not PUT or DELETE: they are writes, and a DELETE whose
+#: answer was lost would be re-sent and end in a 404 for an account that was in fact deleted.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 S = TypeVar("S", bound="_SessionBase")
 
 
@@ -53,7 +55,7 @@ class _RetryableResponse(Exception):
 
 
 class _RetryableTransport(Exception):
-    def __init__(self, error: httpx.TransportError) -> None:
+    def __init__(self, error: httpx.RequestError) -> None:
         super().__init__(type(error).__name__)
         self.error = error
 
@@ -169,7 +171,24 @@ class _SessionBase:
             merged["Content-Type"] = JSONAPI
         if headers:
             merged.update(headers)
-        request = client.build_request(method, path, params=params, content=content, headers=merged)
+        try:
+            request = client.build_request(method, path, params=params, content=content, headers=merged)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise ArgumentError(
+                f"{method} {path[:80]!r} is not a usable URL path: {exc}",
+                hint="pass a path such as /rest/jobs; give ids and filters as arguments",
+            ) from None
+        api = httpx.URL(self.settings.api_url or "")
+        if (request.url.scheme, request.url.host, request.url.port) != (api.scheme, api.host, api.port):
+            # An absolute URL elsewhere (a pasted link, a `links.next` from a body) would get our token.
+            raise ApiError(
+                f"{method} {request.url.scheme}://{request.url.netloc.decode('ascii', 'replace')}: "
+                f"not this session's API ({api.scheme}://{api.netloc.decode('ascii', 'replace')}); "
+                "nothing was sent",
+                method=method,
+                url=str(request.url.copy_with(query=None)),
+                hint="pass a path such as /rest/jobs; for other hosts use your own httpx client",
+            )
         meta: dict[str, Any] = {"kind": "api"}
         if endpoint:
             meta["endpoint"] = endpoint
@@ -199,23 +218,22 @@ class _SessionBase:
             wait_jitter=0.25,
         )
 
-    def _check(
-        self, request: httpx.Request, outcome: httpx.Response | httpx.TransportError
-    ) -> httpx.Response:
+    def _check(self, request: httpx.Request, outcome: httpx.Response | httpx.RequestError) -> httpx.Response:
         """Raise the retryable wrapper for a failed attempt; return a final response."""
-        if isinstance(outcome, httpx.TransportError):
+        if isinstance(outcome, httpx.RequestError):
             raise _RetryableTransport(outcome)
         if outcome.status_code in self._retry_statuses(request):
             cap = self.settings.retry_timeout
             raise _RetryableResponse(outcome, _retry_after(outcome.headers.get("retry-after"), cap))
         return outcome
 
-    def _transport_error(self, request: httpx.Request, exc: httpx.TransportError) -> ApiTransportError:
+    def _transport_error(self, request: httpx.Request, exc: httpx.RequestError) -> ApiTransportError:
         what = {
             httpx.ConnectError: "could not connect",
             httpx.ConnectTimeout: "timed out connecting",
             httpx.ReadTimeout: f"timed out after {self.settings.timeout:g}s waiting for the response",
             httpx.RemoteProtocolError: "connection dropped by the server",
+            httpx.DecodingError: "the response body could not be decoded",
         }.get(type(exc), type(exc).__name__)
         meta = request.extensions.get(META, {})
         tries = meta.get("attempt", 1)
@@ -325,33 +343,33 @@ class Session(SyncExplorer, _SessionBase):
         Raises `ApiError` for a non-2xx answer unless `raise_for_status=False`.
         """
         request = self._build(self._client, method, path, params, json, headers, endpoint)
-        outcome: httpx.Response | httpx.TransportError
+        outcome: httpx.Response | httpx.RequestError
         try:
             outcome = self._client.send(request, auth=self._auth)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             outcome = exc
         if self._retryable(request, retry) and (
-            isinstance(outcome, httpx.TransportError) or outcome.status_code in self._retry_statuses(request)
+            isinstance(outcome, httpx.RequestError) or outcome.status_code in self._retry_statuses(request)
         ):
             outcome = self._send_retrying(request, outcome)
-        if isinstance(outcome, httpx.TransportError):
+        if isinstance(outcome, httpx.RequestError):
             raise self._transport_error(request, outcome) from None
         return self._wrap(request, outcome, raise_for_status)
 
     def _send_retrying(
-        self, request: httpx.Request, first: httpx.Response | httpx.TransportError
-    ) -> httpx.Response | httpx.TransportError:
-        pending: list[httpx.Response | httpx.TransportError] = [first]
+        self, request: httpx.Request, first: httpx.Response | httpx.RequestError
+    ) -> httpx.Response | httpx.RequestError:
+        pending: list[httpx.Response | httpx.RequestError] = [first]
         try:
             for attempt in self._retry_context():
                 with attempt:
                     if pending:
                         return self._check(request, pending.pop())
                     try:
-                        outcome: httpx.Response | httpx.TransportError = self._client.send(
+                        outcome: httpx.Response | httpx.RequestError = self._client.send(
                             request, auth=self._auth
                         )
-                    except httpx.TransportError as exc:
+                    except httpx.RequestError as exc:
                         outcome = exc
                     return self._check(request, outcome)
         except _RetryableResponse as exc:
@@ -462,33 +480,33 @@ class AsyncSession(AsyncExplorer, _SessionBase):
     ) -> ApiResponse:
         """Async `Session.request`."""
         request = self._build(self._client, method, path, params, json, headers, endpoint)
-        outcome: httpx.Response | httpx.TransportError
+        outcome: httpx.Response | httpx.RequestError
         try:
             outcome = await self._client.send(request, auth=self._auth)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             outcome = exc
         if self._retryable(request, retry) and (
-            isinstance(outcome, httpx.TransportError) or outcome.status_code in self._retry_statuses(request)
+            isinstance(outcome, httpx.RequestError) or outcome.status_code in self._retry_statuses(request)
         ):
             outcome = await self._send_retrying(request, outcome)
-        if isinstance(outcome, httpx.TransportError):
+        if isinstance(outcome, httpx.RequestError):
             raise self._transport_error(request, outcome) from None
         return self._wrap(request, outcome, raise_for_status)
 
     async def _send_retrying(
-        self, request: httpx.Request, first: httpx.Response | httpx.TransportError
-    ) -> httpx.Response | httpx.TransportError:
-        pending: list[httpx.Response | httpx.TransportError] = [first]
+        self, request: httpx.Request, first: httpx.Response | httpx.RequestError
+    ) -> httpx.Response | httpx.RequestError:
+        pending: list[httpx.Response | httpx.RequestError] = [first]
         try:
             async for attempt in self._retry_context():
                 with attempt:
                     if pending:
                         return self._check(request, pending.pop())
                     try:
-                        outcome: httpx.Response | httpx.TransportError = await self._client.send(
+                        outcome: httpx.Response | httpx.RequestError = await self._client.send(
                             request, auth=self._auth
                         )
-                    except httpx.TransportError as exc:
+                    except httpx.RequestError as exc:
                         outcome = exc
                     return self._check(request, outcome)
         except _RetryableResponse as exc:

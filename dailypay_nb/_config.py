@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import httpx
 from dotenv import dotenv_values, find_dotenv
 
 from ._exceptions import SettingsError
@@ -239,6 +240,18 @@ def _text(name: str, value: Any, source: str) -> str:
     return str(value)
 
 
+#: Upper bounds: beyond them httpx, deque or datetime overflow (a timeout of 1e10 s, a buffer of 1e20 rows).
+_MAXIMUM: dict[str, float] = {
+    "api_version": 1_000,
+    "timeout": 86_400.0,
+    "token_skew": 31_536_000.0,
+    "default_token_ttl": 31_536_000.0,
+    "retry_attempts": 100,
+    "retry_timeout": 86_400.0,
+    "timings_buffer": 10_000_000,
+}
+
+
 def _number(name: str, value: Any, source: str, kind: type[int] | type[float], minimum: float) -> Any:
     if isinstance(value, bool):
         value = str(value)
@@ -253,7 +266,14 @@ def _number(name: str, value: Any, source: str, kind: type[int] | type[float], m
         ) from None
     if not number >= minimum or number != number or number == float("inf"):
         raise SettingsError(
-            f"{_var(name)} must be at least {minimum} and finite, got {number} ({source})",
+            f"{_var(name)} must be at least {minimum} and finite, got {str(number)[:40]} ({source})",
+            variable=_var(name),
+            hint=f"set {_var(name)} to a number such as {FIELDS[name].default}",
+        )
+    maximum = _MAXIMUM.get(name)
+    if maximum is not None and number > maximum:
+        raise SettingsError(
+            f"{_var(name)} must be at most {maximum:g}, got {str(number)[:40]} ({source})",
             variable=_var(name),
             hint=f"set {_var(name)} to a number such as {FIELDS[name].default}",
         )
@@ -276,6 +296,12 @@ def _flag(name: str, value: Any, source: str) -> bool:
 
 
 def _scopes(value: Any, source: str) -> tuple[str, ...]:
+    if not isinstance(value, (str, list, tuple, set, frozenset)):
+        raise SettingsError(
+            f"DAILYPAY_SCOPE must be a space-separated string, got a {type(value).__name__} ({source})",
+            variable="DAILYPAY_SCOPE",
+            hint="e.g. scope='client:admin health:read'",
+        )
     items = value.split(" ") if isinstance(value, str) else list(value)
     if isinstance(value, str):
         _text("scope", value, source)
@@ -318,7 +344,17 @@ def _url(name: str, value: Any, source: str) -> str | None:
     if value is None or value == "":
         return None
     text = _text(name, value, source)
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+        sent_to = httpx.URL(text).host  # what httpx will connect to (IDNA-encoded), checked below
+    except (ValueError, httpx.InvalidURL) as exc:  # IDNAError is a UnicodeError, a ValueError
+        detail = "" if "@" in text else f": {str(exc)[:80]}"  # never echo credentials in a URL
+        raise SettingsError(
+            f"{_var(name)} is not a valid URL{detail} ({source})",
+            variable=_var(name),
+            hint="e.g. https://auth.dailypay.com/oauth2/token",
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError(
             f"{_var(name)} must be an http(s) URL with a host, got {text[:80]!r} ({source})",
@@ -331,7 +367,7 @@ def _url(name: str, value: Any, source: str) -> str | None:
             variable=_var(name),
             hint="put the client id and secret in DAILYPAY_CLIENT_ID / DAILYPAY_CLIENT_SECRET",
         )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not (_is_loopback(parts.hostname) and _is_loopback(sent_to)):
         raise SettingsError(
             f"{_var(name)} uses plain http:// to {parts.hostname!r} ({source})",
             variable=_var(name),

@@ -48,6 +48,20 @@ def _headers(body: bytes, media: str | None, extra: list[tuple[bytes, bytes]]) -
     return headers + extra
 
 
+async def _sleep_until(deadline: float) -> None:
+    """Sleep until the loop clock reaches `deadline`, to within a few µs.
+
+    `asyncio.sleep` wakes up to 1 ms late (epoll's timeout is in whole milliseconds, rounded
+    up), so it sleeps until 1.5 ms before and then yields to other requests until it is due.
+    """
+    loop = asyncio.get_running_loop()
+    remaining = deadline - loop.time()
+    if remaining > 0.0015:
+        await asyncio.sleep(remaining - 0.0015)
+    while loop.time() < deadline:
+        await asyncio.sleep(0)
+
+
 class SandboxMiddleware:
     """Wraps the routed app; admin routes under /_sandbox pass straight through."""
 
@@ -60,6 +74,7 @@ class SandboxMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
+        arrived = asyncio.get_running_loop().time()
         faults = self.state.faults
         request_id = new_request_id()
         scope[REQUEST_ID] = request_id
@@ -70,7 +85,7 @@ class SandboxMiddleware:
             delay = faults.delay_seconds(fault)
         if fault is not None and fault.answers:
             if delay:
-                await asyncio.sleep(delay)
+                await _sleep_until(arrived + delay)
             key = self.route_key(scope)
             if fault.drop is not None:
                 self._record(scope, 0, key)  # before the client can notice
@@ -91,7 +106,7 @@ class SandboxMiddleware:
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), rid_header]
                 if delay:
-                    await asyncio.sleep(delay)
+                    await _sleep_until(arrived + delay)
             elif not message.get("more_body", False) and not recorded:
                 # Count the request before its last byte leaves, so a client that has read the
                 # response always finds it in stats().

@@ -44,12 +44,35 @@ ENTER_GRACE_S = 0.5
 TICK_S = 1.0
 
 
+#: Comm ids of every SecretInput: the browser's messages to them carry the typed secret.
+_SECRET_COMMS: set[str] = set()
+
+
+class _MaskSecretMessages(logging.Filter):
+    """The `comm` package logs each browser message at DEBUG (`handle_msg[id](msg)`), typed
+    secret included: mask the message when it is addressed to a SecretInput."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 2 and args[0] in _SECRET_COMMS:
+            record.args = (args[0], "<message to a secret field: not logged>")
+        return True
+
+
+logging.getLogger("Comm").addFilter(_MaskSecretMessages())
+
+
 class SecretInput(w.Password):  # type: ignore[misc]
-    """A Password field whose value is never echoed back to the browser."""
+    """A Password field whose value is never echoed back to the browser, nor logged."""
 
     value = Unicode("", help="typed text; the form empties it as soon as it arrives").tag(
         sync=True, echo_update=False
     )
+
+    def open(self) -> None:
+        super().open()
+        if self.comm is not None:
+            _SECRET_COMMS.add(self.comm.comm_id)
 
 
 class TokenForm:

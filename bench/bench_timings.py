@@ -1,0 +1,135 @@
+"""P5: build `session.timings` from a full recorder of 100 000 realistic rows (goal ≤ 150 ms).
+
+The recorder of a real session is filled with rows shaped like real traffic (a token request
+now and then, five endpoints with templated paths and unique URLs, cold and reused connections
+with NaN phases, a few errors and failed exchanges, bench run ids, a unique X-Request-Id per
+row), then `session.timings` — snapshot plus `_frames.timings_frame` — is timed.
+
+    .venv/bin/python bench/bench_timings.py [--quick] [--rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import random
+import statistics
+import time
+import uuid
+from typing import Any
+
+import dailypay_nb as dp
+from dailypay_nb._config import load_settings
+from dailypay_nb._timings import TimingRecorder
+
+ROWS = 100_000
+_BASE = "https://api.dailypay.com"
+_ENDPOINTS = (
+    ("GET", "/rest/health", "/rest/health"),
+    ("GET", "/rest/jobs", "/rest/jobs?filter%5Bperson.id%5D={id}"),
+    ("GET", "/rest/jobs/{job_id}", "/rest/jobs/{id}"),
+    ("GET", "/rest/accounts/{account_id}", "/rest/accounts/{id}"),
+    ("POST", "/rest/transfers", "/rest/transfers"),
+)
+
+
+def realistic_row(rng: random.Random, i: int) -> list[Any]:
+    """One timing row as `_Exchange.finish` builds it (seq is set by the recorder)."""
+    nan = math.nan
+    if i % 500 == 0:
+        kind, (method, endpoint, path) = "token", ("POST", "/oauth2/token", "/oauth2/token")
+        url = "https://auth.dailypay.com/oauth2/token"
+    else:
+        kind, (method, endpoint, path) = "api", _ENDPOINTS[i % len(_ENDPOINTS)]
+        url = _BASE + path.format(id=uuid.UUID(int=rng.getrandbits(128)))
+    cold = i % 100 == 0
+    failed = i % 1000 == 999
+    status = None if failed else (503 if i % 250 == 7 else 200)
+    send, wait, download = rng.uniform(0.05, 0.4), rng.lognormvariate(3.0, 0.5), rng.uniform(0.1, 2.0)
+    connect = rng.uniform(5, 30) if cold else nan
+    tls = rng.uniform(10, 40) if cold else nan
+    phases = [connect, tls, send, wait, download]
+    if failed:
+        phases = [connect, tls, nan, nan, nan]
+    total = sum(p for p in phases if p == p) + rng.uniform(0.02, 0.1)
+    return [
+        0,
+        1.7e9 + i * 0.01,
+        kind,
+        method,
+        endpoint,
+        url,
+        status,
+        2 if status == 503 else 1,
+        None if failed else not cold,
+        *phases,
+        total,
+        0 if failed else rng.randint(30, 40_000),
+        None if failed else str(uuid.UUID(int=rng.getrandbits(128))),
+        "ReadTimeout: timed out" if failed else ("HTTP 503" if status == 503 else None),
+        f"run-{i // 10_000:08x}" if i % 3 == 0 else None,
+    ]
+
+
+def fill(recorder: TimingRecorder, n: int, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    for i in range(n):
+        recorder.append(realistic_row(rng, i))
+
+
+def run(quick: bool = False, rows: int = ROWS) -> dict[str, Any]:
+    """Median ms (and quartiles) of `session.timings` with `rows` rows recorded."""
+    repeats = 5 if quick else 11
+    settings = load_settings(
+        env_file=False,
+        environment="sandbox",
+        api_url="http://127.0.0.1:9",
+        token_url="http://127.0.0.1:9/oauth2/token",
+        client_id="bench",
+        client_secret="bench-secret",
+        timings_buffer=rows,
+    )
+    with dp.Session(settings) as session:  # never sends: only its recorder is used
+        fill(session._recorder, rows)
+        assert len(session._recorder) == rows
+        frame = session.timings  # warm-up (imports, caches)
+        assert len(frame) == rows
+        times: list[float] = []
+        for _ in range(repeats):
+            gc.collect()
+            started = time.perf_counter()
+            frame = session.timings
+            times.append((time.perf_counter() - started) * 1000.0)
+        snapshot: list[float] = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            session._recorder.rows()
+            snapshot.append((time.perf_counter() - started) * 1000.0)
+    q1, median, q3 = statistics.quantiles(times, n=4, method="inclusive")
+    return {
+        "value": median,
+        "q1": q1,
+        "q3": q3,
+        "snapshot_ms": statistics.median(snapshot),
+        "rows": rows,
+        "repeats": repeats,
+        "memory_mb": frame.memory_usage(deep=True).sum() / 1e6,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rows", type=int, default=ROWS)
+    args = parser.parse_args()
+    result = run(quick=args.quick, rows=args.rows)
+    print(
+        f"session.timings with {result['rows']} rows: {result['value']:.1f} ms "
+        f"(IQR {result['q1']:.1f}-{result['q3']:.1f}; snapshot {result['snapshot_ms']:.1f} ms; "
+        f"frame {result['memory_mb']:.0f} MB); goal <= 150 ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Soak: 16 threads × 500 calls on a private sandbox with 2 s tokens and 1 % injected 503s.
+
+Zero failed calls; one timing row per attempt (counted against the server); one token
+fetch per expiry (single flight under load); a bounded timing buffer and flat memory.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import math
+import threading
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import dailypay_nb as dp
+from dailypay_nb import sandbox as sb
+
+THREADS = 16
+CALLS = 500
+WARMUP, FIRST, SECOND = 50, 150, 300  # per thread: tracing starts, first and second memory reading
+TTL = 2.0
+SKEW = 0.5
+BUFFER = 500
+
+
+def calls_for(session: dp.Session, h: Any) -> list[Callable[[], Any]]:
+    """Mixed endpoints: raw GETs (parsed JSON) and explorer helpers (frames)."""
+    data = h.data
+    person, job, account, org = (
+        data.person_id,
+        data.jobs_of()[0],
+        data.earnings_account_id(),
+        data.organization_ids[0],
+    )
+    return [
+        lambda: session.get("/rest/health").json,
+        lambda: session.get("/rest/organizations").json,
+        lambda: session.get(f"/rest/jobs/{job}").json,
+        lambda: session.get("/rest/accounts", params={"filter[person.id]": person}).json,
+        lambda: session.get(f"/rest/people/{person}").json,
+        lambda: session.get(f"/rest/accounts/{account}").json,
+        lambda: session.get(f"/rest/organizations/{org}").json,
+        lambda: session.jobs(person_id=person),
+        lambda: session.health(),
+        lambda: session.organization(org),
+    ]
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(120)
+def test_soak() -> None:
+    """8000 calls, token churn, 1 % 503s: nothing fails, nothing is lost or doubled, memory is flat."""
+    with sb.start(token_ttl=TTL) as h:
+        session = dp.connect(
+            environment="sandbox",
+            api_url=h.url,
+            token_url=h.token_url,
+            client_id=h.client_id,
+            client_secret=h.client_secret,
+            token_skew=SKEW,
+            timings_buffer=BUFFER,
+            retry_attempts=6,
+            retry_timeout=20,
+        )
+        rows_by_kind: Counter[str] = Counter()
+        append = session._recorder.append
+        lock = threading.Lock()
+
+        def counting_append(row: list[Any]) -> tuple[Any, ...]:
+            with lock:
+                rows_by_kind[row[2]] += 1  # the "kind" column
+            return append(row)
+
+        session._recorder.append = counting_append  # type: ignore[method-assign]
+        h.inject("/", status=503, rate=0.01)
+        work = calls_for(session, h)
+        failures: list[BaseException] = []
+        done = Counter[str]()
+        # memory is traced from call WARMUP on; readings at calls FIRST and SECOND of every thread:
+        # by FIRST the bounded buffer holds only traced rows, so SECOND - FIRST is pure growth
+        marks = {i: threading.Barrier(THREADS + 1) for i in (WARMUP, FIRST, SECOND)}
+        resume = {i: threading.Event() for i in marks}
+
+        def worker(index: int) -> None:
+            for i in range(CALLS):
+                if i in marks:
+                    marks[i].wait()
+                    resume[i].wait()
+                try:
+                    work[(index + i) % len(work)]()
+                except BaseException as exc:
+                    failures.append(exc)
+                with lock:
+                    done["calls"] += 1
+
+        started = time.monotonic()
+        threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(THREADS)]
+        for t in threads:
+            t.start()
+        readings = []
+        for i in (WARMUP, FIRST, SECOND):
+            marks[i].wait(timeout=60)
+            if i == WARMUP:
+                tracemalloc.start(1)
+            else:
+                gc.collect()  # every worker is parked at the barrier: only live objects remain
+                readings.append(tracemalloc.get_traced_memory()[0])
+            if i == SECOND:
+                tracemalloc.stop()
+            resume[i].set()
+        growth = readings[1] - readings[0]
+        for t in threads:
+            t.join(timeout=100)
+        elapsed = time.monotonic() - started
+        h.clear_faults()
+        stats = h.stats()
+        provider = session._provider
+        session.close()
+
+    routes = stats["routes"]
+    token_503 = routes.get("POST /oauth2/token", {}).get("503", 0)
+    api_503 = sum(v.get("503", 0) for k, v in routes.items() if k != "POST /oauth2/token")
+    api_401 = sum(v.get("401", 0) for v in routes.values())
+    print(
+        f"soak: {done['calls']} calls in {elapsed:.1f}s, {stats['requests']} requests "
+        f"({stats['token_requests']} token, {token_503} token 503s, {api_503} api 503s, {api_401} 401s), "
+        f"{provider.fetches} token fetches, {growth / 1e3:+.0f} kB over {THREADS * (SECOND - FIRST)} calls"
+    )
+
+    # zero failed calls
+    assert not failures, f"{len(failures)} failed calls, first: {failures[0]!r}"
+    assert done["calls"] == THREADS * CALLS
+    assert api_503 > 0  # the faults really fired
+
+    # one timing row per attempt: none lost, none duplicated
+    assert rows_by_kind["token"] + rows_by_kind["api"] == stats["requests"]
+    assert rows_by_kind["token"] == stats["token_requests"] == provider.fetches + token_503
+    assert rows_by_kind["api"] == THREADS * CALLS + api_503 + api_401
+    frame = session.timings  # the buffer as a frame (readable after close)
+    assert len(frame) == BUFFER
+    assert frame["seq"].tolist() == list(range(stats["requests"] - BUFFER + 1, stats["requests"] + 1))
+
+    # single flight: one fetch per expiry, each only once the previous token went stale
+    assert stats["tokens_issued"] == provider.fetches == len(provider.history)
+    tokens = list(provider.history)
+    early = [
+        (n, (b.obtained_at - a.expires_at).total_seconds() + SKEW)
+        for n, (a, b) in enumerate(itertools.pairwise(tokens))
+        if (b.obtained_at - a.expires_at).total_seconds() + SKEW < -0.05
+    ]
+    assert len(early) <= api_401, f"tokens fetched while the previous one was fresh: {early}"
+    windows = [(t.expires_at - t.obtained_at).total_seconds() - SKEW for t in tokens]  # fresh spans
+    assert min(windows) > 0
+    assert provider.fetches <= math.ceil(elapsed / min(windows)) + 1 + api_401
+
+    # memory: the bounded buffer holds, and 2400 more calls leave nothing more allocated
+    assert len(session._recorder) == BUFFER
+    assert growth < 500_000, f"memory grew by {growth} bytes over {THREADS * (SECOND - FIRST)} calls"
