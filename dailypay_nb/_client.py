@@ -91,6 +91,7 @@ class _SessionBase:
         self._user_token = user_token
         self._user_scope = user_scope
         self._auth: httpx.Auth = StaticTokenAuth(user_token) if user_token else self._cc_auth
+        self._api_url = httpx.URL(settings.api_url or "")  # parsed once: checked on every request
         self._headers = {
             "Accept": JSONAPI,
             "DailyPay-API-Version": str(settings.api_version),
@@ -178,7 +179,7 @@ class _SessionBase:
                 f"{method} {path[:80]!r} is not a usable URL path: {exc}",
                 hint="pass a path such as /rest/jobs; give ids and filters as arguments",
             ) from None
-        api = httpx.URL(self.settings.api_url or "")
+        api = self._api_url
         if (request.url.scheme, request.url.host, request.url.port) != (api.scheme, api.host, api.port):
             # An absolute URL elsewhere (a pasted link, a `links.next` from a body) would get our token.
             raise ApiError(
