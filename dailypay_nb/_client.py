@@ -264,6 +264,22 @@ class _SessionBase:
             result.raise_for_status()
         return result
 
+    def with_user_token(self: S, token: str | Secret, scope: str = "user:read_write") -> S:
+        """A session of the same kind, sharing connections and timings, that sends a user token."""
+        clone = type(self).__new__(type(self))
+        _SessionBase.__init__(
+            clone,
+            self.settings,
+            sandbox=self.sandbox,
+            provider=self._provider,
+            recorder=self._recorder,
+            user_token=token if isinstance(token, Secret) else Secret(token, label="user_token"),
+            user_scope=tuple(scope.split()),
+        )
+        clone._client = self._client  # type: ignore[attr-defined]
+        clone._owns_client = False  # type: ignore[attr-defined]
+        return clone
+
     # -- display -----------------------------------------------------------------------------
 
     def __repr__(self) -> str:
@@ -382,22 +398,6 @@ class Session(SyncExplorer, _SessionBase):
     def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> ApiResponse:
         """GET `path` (e.g. "/rest/jobs") and return an `ApiResponse`."""
         return self.request("GET", path, params=params, **kw)
-
-    def with_user_token(self, token: str | Secret, scope: str = "user:read_write") -> Session:
-        """A session sharing this one's connections and timings that sends a user token."""
-        clone = Session.__new__(Session)
-        _SessionBase.__init__(
-            clone,
-            self.settings,
-            sandbox=self.sandbox,
-            provider=self._provider,
-            recorder=self._recorder,
-            user_token=token if isinstance(token, Secret) else Secret(token, label="user_token"),
-            user_scope=tuple(scope.split()),
-        )
-        clone._client = self._client
-        clone._owns_client = False
-        return clone
 
     def bench(
         self,
@@ -523,22 +523,6 @@ class AsyncSession(AsyncExplorer, _SessionBase):
     async def atoken(self, force: bool = False) -> Token:
         """`token()` without blocking the event loop."""
         return await self._provider.aget(force=force)
-
-    def with_user_token(self, token: str | Secret, scope: str = "user:read_write") -> AsyncSession:
-        """An async session sharing this one's connections and timings that sends a user token."""
-        clone = AsyncSession.__new__(AsyncSession)
-        _SessionBase.__init__(
-            clone,
-            self.settings,
-            sandbox=self.sandbox,
-            provider=self._provider,
-            recorder=self._recorder,
-            user_token=token if isinstance(token, Secret) else Secret(token, label="user_token"),
-            user_scope=tuple(scope.split()),
-        )
-        clone._client = self._client
-        clone._owns_client = False
-        return clone
 
     async def aclose(self) -> None:
         """Close the connections."""
