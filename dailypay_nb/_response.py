@@ -189,7 +189,15 @@ class ApiResponse:
         source = first.get("source") if isinstance(first.get("source"), dict) else None
         request_id = self.request_id
         return ApiError(
-            _message(self._where(), self._status, code, detail, request_id, self._plain_detail()),
+            _message(
+                self._where(),
+                self._status,
+                code,
+                detail,
+                request_id,
+                self._plain_detail(),
+                attempts=(self._timing or {}).get("attempt") or 1,
+            ),
             status=self._status,
             code=code,
             detail=detail,
@@ -292,6 +300,7 @@ def _message(
     detail: str | None,
     request_id: str | None,
     plain: str | None,
+    attempts: int = 1,
 ) -> str:
     """`GET /rest/jobs/… → 404 RECORD_NOT_FOUND: Could not find … (request 3c526bf4…)`."""
     text = f"{where} → {status}"
@@ -301,4 +310,6 @@ def _message(
         text += f": {redact(detail or plain or '', limit=160)}"
     if request_id:
         text += f" (request {request_id[:8]}…)" if len(request_id) > 8 else f" (request {request_id})"
+    if attempts > 1:
+        text += f", after {attempts} attempts"
     return " ".join(text.split())

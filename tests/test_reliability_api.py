@@ -96,6 +96,7 @@ def test_get_persistent_fault_is_an_api_error(sandbox: Any, connect_to: Any, fau
         session.organizations()
     assert time.monotonic() - started < 6
     assert info.value.status == fault["status"]
+    assert info.value.message.endswith(", after 3 attempts")
     assert_one_line(info.value)
     assert list(api_rows(session)["attempt"]) == [1, 2, 3]
     assert route_count(sandbox, ROUTE) == 3
