@@ -301,8 +301,11 @@ class _SessionBase:
     # -- display -----------------------------------------------------------------------------
 
     def __repr__(self) -> str:
-        token = self._provider.cached()
-        state = token.fingerprint if token else "no token yet"
+        if self._user_token is not None:
+            state = self._user_token.fingerprint
+        else:
+            token = self._provider.cached()
+            state = token.fingerprint if token else "no token yet"
         return (
             f"{type(self).__name__}({self.settings.environment}, api={self.settings.api_url}, "
             f"client_id={self.settings.client_id!r}, {self.token_kind} token: {state}, "
@@ -318,10 +321,14 @@ class _SessionBase:
             ("token URL", s.token_url or ""),
             ("client id", s.client_id),
             ("client secret", s.client_secret.masked),
-            ("scope", s.scope_string),
+            ("scope", " ".join(self._user_scope) if self._user_token else s.scope_string),
             (
                 "token",
-                f"{token.access_token.masked}, {token.seconds_left:.0f}s left" if token else "none yet",
+                self._user_token.masked
+                if self._user_token
+                else f"{token.access_token.masked}, {token.seconds_left:.0f}s left"
+                if token
+                else "none yet",
             ),
             ("token kind", self.token_kind),
             ("timings recorded", str(len(self._recorder))),
@@ -605,7 +612,7 @@ class BenchRun:
     def __repr__(self) -> str:
         return (
             f"BenchRun({self.run_id}, n={self.n}, concurrency={self.concurrency}, "
-            f"{self.requests_per_second:.0f} req/s)\n{self.summary.to_string()}"
+            f"{self.requests_per_second:.0f} req/s)\n{self.summary.to_string(float_format=_ms)}"
         )
 
     def _repr_html_(self) -> str:
@@ -613,7 +620,11 @@ class BenchRun:
             f"<p><b>{self.run_id}</b>: {self.n} requests, concurrency {self.concurrency}, "
             f"{self.elapsed_s:.2f} s, {self.requests_per_second:.0f} req/s</p>"
         )
-        return head + self.summary.to_html()
+        return head + self.summary.to_html(float_format=_ms)
+
+
+def _ms(value: float) -> str:
+    return f"{value:.3f}"
 
 
 async def _bench(

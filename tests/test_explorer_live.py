@@ -269,14 +269,46 @@ def test_as_user_in_the_sandbox(session: dp.Session, sandbox: Any) -> None:
         embedded.close()
 
 
-def test_as_user_elsewhere(session: dp.Session) -> None:
-    """Without a sandbox handle (a real environment), as_user says how to bring a user token."""
+def test_as_user_with_a_sandbox_in_another_process(session: dp.Session, sandbox: Any) -> None:
+    """Without a handle (a sandbox started by `dailypay-nb sandbox`), as_user mints over HTTP."""
     detached = dp.Session(session.settings, sandbox=None)
     try:
-        with pytest.raises(dp.ScopeError, match="with_user_token"):
-            detached.as_user()
+        person = sandbox.data.person_ids[2]
+        as_them = detached.as_user(person, scope="user:read")
+        assert (as_them.token_kind, as_them.granted_scopes) == ("user", frozenset({"user:read"}))
+        assert set(as_them.paychecks()["id"]) == set(sandbox.data.paychecks_of(person))
+        secret = as_them._user_token
+        assert secret.reveal() not in repr(as_them) + as_them._repr_html_()
+        assert f"user token: {secret.fingerprint}" in repr(as_them)  # not the client token's
+        assert "<td>user:read</td>" in as_them._repr_html_()
+        assert secret.masked in as_them._repr_html_()
+        with pytest.raises(dp.ArgumentError, match="no person with id 'nobody'"):
+            detached.as_user("nobody")
     finally:
         detached.close()
+
+
+def test_as_user_when_the_sandbox_is_unreachable_or_not_one(session: dp.Session, sandbox: Any) -> None:
+    """A sandbox-environment URL with nothing behind it, or a server that is not our sandbox."""
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    gone = dp.Session(session.settings.replace(api_url="http://127.0.0.1:9"), sandbox=None)
+    other = ThreadingHTTPServer(("127.0.0.1", 0), SimpleHTTPRequestHandler)  # answers POST with 501
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    stranger = dp.Session(
+        session.settings.replace(api_url=f"http://127.0.0.1:{other.server_address[1]}"), sandbox=None
+    )
+    try:
+        with pytest.raises(dp.ApiTransportError, match="dailypay-nb sandbox"):
+            gone.as_user()
+        with pytest.raises(dp.ScopeError, match=r"does not mint user tokens .*501.*with_user_token"):
+            stranger.as_user()
+    finally:
+        gone.close()
+        stranger.close()
+        other.shutdown()
+        other.server_close()
 
 
 def test_connect_attaches_a_sandbox_of_this_process(session: dp.Session, sandbox: Any) -> None:
