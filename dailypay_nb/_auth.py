@@ -161,8 +161,8 @@ class Token:
             )
         expires_in = _seconds(data.get("expires_in"), "expires_in", status)
         created_at = _seconds(data.get("created_at"), "created_at", status)
-        start = created_at if created_at is not None else sent_at
         ttl = min(default_ttl if expires_in is None else expires_in, MAX_TTL)
+        start = _start(sent_at, created_at, ttl)
         scope = data.get("scope")
         granted = tuple(scope.split()) if isinstance(scope, str) and scope.strip() else requested_scope
         refresh, id_token = (
@@ -185,6 +185,19 @@ class Token:
             id_token=id_token,
             _clock=clock,
         )
+
+
+def _start(sent_at: float, created_at: float | None, ttl: float) -> float:
+    """When the token's lifetime began, on our clock.
+
+    A `created_at` shortly before the request (a server that hands out an existing token) starts
+    the clock earlier. One after it, or so long before that the token would have been dead on
+    arrival, is the server's clock disagreeing with ours: the send time is used instead, so a
+    skewed server neither keeps an expired token in use nor makes every call fetch a new one.
+    """
+    if created_at is None or not sent_at - ttl < created_at <= sent_at:
+        return sent_at
+    return created_at
 
 
 def _seconds(value: Any, name: str, status: int) -> float | None:
@@ -374,12 +387,11 @@ class TokenProvider:
         where = f"{s.token_url} ({s.environment})"
         try:
             response = self._client.send(request)
-        except httpx.TimeoutException as exc:
-            error_cls = (
-                _RetryableTransportError if isinstance(exc, httpx.ConnectTimeout) else TokenTransportError
-            )
+        except httpx.TimeoutException:
+            # Retried like a refused connection: a client-credentials grant changes nothing on the
+            # server, so sending it again costs at most a token that is never used.
             raise _transport_error(
-                error_cls, f"token request timed out after {s.timeout:g}s: {where}", s
+                _RetryableTransportError, f"token request timed out after {s.timeout:g}s: {where}", s
             ) from None
         except httpx.ConnectError:
             raise _transport_error(

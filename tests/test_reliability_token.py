@@ -208,23 +208,19 @@ def test_read_timeout_is_a_transport_error(sandbox: Any, connect_to: Any) -> Non
     assert sandbox.token_url in str(info.value)
     assert_one_line(info.value)
     rows = token_rows(session)
-    assert list(rows["attempt"]) == list(range(1, len(rows) + 1))
-    assert 1 <= len(rows) <= 3
+    assert list(rows["attempt"]) == [1, 2, 3]  # a token request that timed out is sent again
+    assert "after 3 attempts" in str(info.value)
     assert rows["error"].str.startswith("ReadTimeout").all()
     assert rows["status"].isna().all()
     assert settle(lambda: sandbox.stats()["token_requests"] == len(rows))
 
 
-def test_read_timeout_once_then_success_or_typed_error(sandbox: Any, connect_to: Any) -> None:
-    """One slow answer, then a fast one: a token or a TokenTransportError, never anything else."""
+def test_read_timeout_once_then_success(sandbox: Any, connect_to: Any) -> None:
+    """One slow answer, then a fast one: the retry gets the token."""
     sandbox.inject(TOKEN, delay_ms=1200, times=1)
     session = connect_to(sandbox, timeout=0.3, retry_attempts=3, retry_timeout=5)
-    try:
-        session.token()
-        assert list(token_rows(session)["attempt"]) == [1, 2]
-    except dp.TokenTransportError as err:
-        assert_one_line(err)
-        assert list(token_rows(session)["attempt"]) == [1]
+    assert session.token().access_token.reveal()
+    assert list(token_rows(session)["attempt"]) == [1, 2]
     assert settle(lambda: sandbox.stats()["token_requests"] == len(token_rows(session)))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -127,7 +128,7 @@ def test_200_without_access_token(sandbox: Any, connect_to: Any) -> None:
 def test_timeout_names_url_and_environment(sandbox: Any, connect_to: Any) -> None:
     """A slow token endpoint times out with a TokenTransportError naming the URL and environment."""
     sandbox.inject("/oauth2/token", delay_ms=1500, times=1)
-    session = connect_to(sandbox, timeout=0.3)
+    session = connect_to(sandbox, timeout=0.3, retry_attempts=1)  # a retry would get the token
     with pytest.raises(dp.TokenTransportError) as info:
         session.token()
     assert sandbox.token_url in str(info.value)
@@ -190,6 +191,38 @@ def test_token_without_expires_in_uses_default_ttl(sandbox: Any, connect_to: Any
     assert token.expires_in is None
     assert 110 < token.seconds_left <= 120
     assert session.token() is token
+
+
+@pytest.mark.parametrize(
+    ("created_ago", "seconds_left"),
+    [
+        (7_200, (3_590, 3_600)),  # server clock 2 h behind: counted from when we asked
+        (-7_200, (3_590, 3_600)),  # 2 h ahead: not stretched past our own hour
+        (600, (2_990, 3_000)),  # an existing token handed out again: its clock started earlier
+    ],
+    ids=["server-behind", "server-ahead", "reused-token"],
+)
+def test_created_at_and_clock_skew(
+    sandbox: Any, connect_to: Any, created_ago: int, seconds_left: tuple[int, int]
+) -> None:
+    """created_at from a skewed server neither expires the token at once nor extends it."""
+    issued = sandbox.client_token()  # a token the sandbox's API accepts
+    body = {"access_token": issued, "token_type": "bearer", "expires_in": 3600}
+    sandbox.inject(
+        "/oauth2/token",
+        status=200,
+        body=json.dumps({**body, "created_at": int(time.time()) - created_ago}),
+        content_type="application/json",
+        times=1,
+    )
+    session = connect_to(sandbox)
+    token = session.token()
+    low, high = seconds_left
+    assert low < token.seconds_left <= high
+    for _ in range(3):
+        session.get("/rest/health")
+    assert session.token() is token
+    assert sandbox.stats()["token_requests"] == 1
 
 
 def test_32_threads_cold_cache_one_token_request(sandbox: Any, connect_to: Any) -> None:
