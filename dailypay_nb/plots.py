@@ -22,6 +22,7 @@ under a dark style (`plt.style.use("dark_background")`) alike.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -118,9 +119,32 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     from matplotlib.figure import Figure
 
     # A bare Figure (not pyplot): nothing is registered globally, so no figure piles up or
-    # shows twice in a notebook; Jupyter displays a returned Figure through its PNG repr.
+    # shows twice in a notebook; the returned Figure is displayed through IPython's formatters.
+    _show_figures_in_ipython(Figure)
     figure = Figure(figsize=size, layout="constrained")
     return figure, figure.add_subplot()
+
+
+_FIGURE_MIMES = ("image/png", "image/svg+xml", "image/jpeg", "application/pdf")
+
+
+def _show_figures_in_ipython(figure_type: type) -> None:
+    """In IPython, make a returned Figure display as PNG unless a figure format is already set.
+
+    `%matplotlib inline` (or `%config InlineBackend.figure_formats`) registers these; without it a
+    fresh kernel would show `<Figure size 640x480 with 1 Axes>`. A format the user chose is kept.
+    """
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    formatters = shell.display_formatter.formatters
+    if any(figure_type in formatters[mime].type_printers for mime in _FIGURE_MIMES if mime in formatters):
+        return
+    from functools import partial
+
+    from IPython.core.pylabtools import print_figure
+
+    formatters["image/png"].for_type(figure_type, partial(print_figure, fmt="png", base64=True))
 
 
 def _unit_label(column: str) -> str:

@@ -197,3 +197,40 @@ def test_failed_exchange_row_is_plotted_without_phases() -> None:
 def test_import_dailypay_nb_does_not_import_matplotlib() -> None:
     code = "import sys, dailypay_nb, dailypay_nb.plots; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+_IPYTHON_SCRIPT = """
+import base64, json, sys
+from IPython.core.interactiveshell import InteractiveShell
+import dailypay_nb as dp
+from dailypay_nb import plots
+
+shell = InteractiveShell.instance()
+if sys.argv[1] == "svg":  # the user chose a format before plotting: it is kept
+    from IPython.core.pylabtools import select_figure_formats
+    select_figure_formats(shell, {"svg"})
+with dp.connect() as session:
+    session.health()
+    data, _ = shell.display_formatter.format(plots.latency_histogram(session.timings))
+print(json.dumps({"mimes": sorted(data), "png": base64.b64decode(data.get("image/png", ""))[:8].hex()}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("chosen", "mimes"),
+    [("none", ["image/png", "text/plain"]), ("svg", ["image/svg+xml", "text/plain"])],
+)
+def test_figures_display_in_a_fresh_ipython_without_matplotlib_magic(chosen: str, mimes: list[str]) -> None:
+    """No `%matplotlib inline` needed: a returned figure has a PNG repr, unless a format was chosen."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _IPYTHON_SCRIPT, chosen], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["mimes"] == mimes
+    if chosen == "none":
+        assert bytes.fromhex(result["png"]) == PNG_MAGIC
