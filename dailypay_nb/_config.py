@@ -295,7 +295,15 @@ def _flag(name: str, value: Any, source: str) -> bool:
     )
 
 
-def _scopes(value: Any, source: str) -> tuple[str, ...]:
+def _shown(item: str, secret: str) -> str:
+    """A scope as messages show it: shortened, and never the client secret pasted in the wrong place."""
+    if secret and (secret in item or (len(item) >= 6 and item in secret)):
+        return "(the client secret, masked)"
+    return repr(item if len(item) <= 40 else item[:39] + "…")
+
+
+def _scopes(value: Any, source: str, secret: str = "") -> tuple[str, ...]:
+    """The scopes as a tuple; `secret` is masked if someone pasted it here."""
     if not isinstance(value, (str, list, tuple, set, frozenset)):
         raise SettingsError(
             f"DAILYPAY_SCOPE must be a space-separated string, got a {type(value).__name__} ({source})",
@@ -317,7 +325,7 @@ def _scopes(value: Any, source: str) -> tuple[str, ...]:
             continue
         if not _SCOPE_TOKEN.match(item) or "," in item:  # commas: a list written the wrong way
             raise SettingsError(
-                f"DAILYPAY_SCOPE has a malformed scope {item[:40]!r} ({source})",
+                f"DAILYPAY_SCOPE has a malformed scope {_shown(item, secret)} ({source})",
                 variable="DAILYPAY_SCOPE",
                 hint="separate scopes with single spaces, e.g. 'client:admin health:read'",
             )
@@ -325,8 +333,11 @@ def _scopes(value: Any, source: str) -> tuple[str, ...]:
             scopes.append(item)
     unknown = [s for s in scopes if s not in KNOWN_SCOPES]
     if unknown:
+        shown = [_shown(u, secret) for u in unknown[:5]]
+        if len(unknown) > 5:
+            shown.append(f"and {len(unknown) - 5} more")
         warnings.warn(
-            f"DAILYPAY_SCOPE has scopes DailyPay does not document: {', '.join(unknown)}; "
+            f"DAILYPAY_SCOPE has scopes DailyPay does not document: {', '.join(shown)}; "
             f"documented client scopes are {', '.join(CLIENT_SCOPES)}",
             UserWarning,
             stacklevel=4,
@@ -448,7 +459,7 @@ def _build(raw: Mapping[str, tuple[Any, str]], *, env_file: str | None) -> Setti
         environment=environment,  # type: ignore[arg-type]
         client_id=client_id,
         client_secret=client_secret,
-        scope=_scopes(scope_value, sources["scope"]),
+        scope=_scopes(scope_value, sources["scope"], client_secret.reveal()),
         token_url=token_url,
         api_url=api_url,
         api_version=_number("api_version", value("api_version"), sources["api_version"], int, 1),

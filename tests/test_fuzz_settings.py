@@ -10,11 +10,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import dailypay_nb as dp
 from dailypay_nb._config import FIELDS
+
+# Fuzzed scopes are mostly undocumented ones: the warning is expected (test_settings checks it).
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:DAILYPAY_SCOPE has scopes DailyPay does not document:UserWarning"
+)
 
 NAMES = sorted(FIELDS)
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))

@@ -116,6 +116,24 @@ def test_undocumented_scope_warns() -> None:
     assert s.scope == ("client:admin", "custom:thing")
 
 
+def test_scope_warning_is_short_and_never_shows_the_secret() -> None:
+    """A secret pasted into DAILYPAY_SCOPE, or a huge value, gives a short warning without it."""
+    secret = "s3cret-pasted-into-the-scope"
+    with pytest.warns(UserWarning, match="does not document") as caught:
+        dp.load_settings(**{**CREDS, "client_secret": secret}, scope=f"health:read {secret}")
+    (message,) = [str(w.message) for w in caught]
+    assert secret not in message
+    assert "the client secret, masked" in message
+    with pytest.warns(UserWarning, match="does not document") as caught:
+        dp.load_settings(**CREDS, scope=" ".join(f"x{i}:" + "7" * 5000 for i in range(50)))
+    (message,) = [str(w.message) for w in caught]
+    assert len(message) < 500
+    assert "and 45 more" in message
+    with pytest.raises(dp.SettingsError, match="masked") as info:
+        dp.load_settings(**{**CREDS, "client_secret": "abc,def-secret"}, scope="abc,def-secret")
+    assert "abc,def-secret" not in str(info.value)
+
+
 def test_unknown_keyword() -> None:
     """A misspelt keyword lists the valid names."""
     with pytest.raises(dp.SettingsError, match="valid names"):
