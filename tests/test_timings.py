@@ -56,11 +56,12 @@ def test_wait_ms_is_the_injected_delay_and_nothing_else(sandbox: Any, connect_to
     assert abs(wait - DELAY_MS) <= 1.0, f"median wait_ms {wait:.3f}"
     # The server sleeps after the request has arrived, so no exchange answers sooner than the
     # delay after its first byte was sent, and nearly every wait_ms is at least the delay:
-    # fails if wait_ms ended early (e.g. mapped onto the send phase). (Not every one: with the
-    # sandbox in this process, a busy machine can keep the GIL from the client for a few ms
-    # between sending and stamping send_request_body.complete; that time lands in send_ms.)
+    # fails if wait_ms ended early (e.g. mapped onto the send phase). (Not to the µs: with the
+    # sandbox in this process, its handler (~0.3 ms, counted in the delay, which runs from the
+    # request's arrival) can hold the GIL while the client waits to stamp
+    # send_request_body.complete; that time lands in send_ms. On a busy machine, a few ms.)
     assert (delayed["send_ms"] + delayed["wait_ms"]).min() >= DELAY_MS - 0.1
-    assert (delayed["wait_ms"] >= DELAY_MS - 0.1).mean() >= 0.95
+    assert (delayed["wait_ms"] >= DELAY_MS - 0.5).mean() >= 0.95
     # The delay lands in wait_ms alone: send and download stay small and unchanged.
     for column in ("send_ms", "download_ms"):
         assert delayed[column].median() < 1.0, column
