@@ -221,6 +221,14 @@ class _SessionBase:
             return retry and (request.method in _IDEMPOTENT or "idempotency-key" in request.headers)
         return request.method in _IDEMPOTENT or "idempotency-key" in request.headers
 
+    def _should_retry(
+        self, request: httpx.Request, retry: bool | None, outcome: httpx.Response | httpx.RequestError
+    ) -> bool:
+        """Whether the first attempt's outcome calls for the retry loop."""
+        if isinstance(outcome, httpx.Response) and outcome.status_code not in self._retry_statuses(request):
+            return False
+        return self._retryable(request, retry)
+
     def _retry_statuses(self, request: httpx.Request) -> frozenset[int]:
         if "idempotency-key" in request.headers:
             return RETRY_STATUSES | {409}
@@ -419,9 +427,7 @@ class Session(SyncExplorer, _SessionBase):
             outcome = self._client.send(request, auth=self._auth)
         except httpx.RequestError as exc:
             outcome = exc
-        if self._retryable(request, retry) and (
-            isinstance(outcome, httpx.RequestError) or outcome.status_code in self._retry_statuses(request)
-        ):
+        if self._should_retry(request, retry, outcome):
             outcome = self._send_retrying(request, outcome)
         if isinstance(outcome, httpx.RequestError):
             raise self._transport_error(request, outcome) from None
@@ -544,9 +550,7 @@ class AsyncSession(AsyncExplorer, _SessionBase):
             outcome = await self._client.send(request, auth=self._auth)
         except httpx.RequestError as exc:
             outcome = exc
-        if self._retryable(request, retry) and (
-            isinstance(outcome, httpx.RequestError) or outcome.status_code in self._retry_statuses(request)
-        ):
+        if self._should_retry(request, retry, outcome):
             outcome = await self._send_retrying(request, outcome)
         if isinstance(outcome, httpx.RequestError):
             raise self._transport_error(request, outcome) from None
