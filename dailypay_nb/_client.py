@@ -322,22 +322,20 @@ class _SessionBase:
 
     def _repr_html_(self) -> str:
         s = self.settings
-        token = self._provider.cached()
+        if self._user_token is not None:
+            scope, held = " ".join(self._user_scope), self._user_token.masked
+        else:
+            token = self._provider.cached()
+            scope = s.scope_string
+            held = f"{token.access_token.masked}, {token.seconds_left:.0f}s left" if token else "none yet"
         rows = [
             ("environment", s.environment + (" (embedded sandbox)" if self.sandbox else "")),
             ("API", s.api_url or ""),
             ("token URL", s.token_url or ""),
             ("client id", s.client_id),
             ("client secret", s.client_secret.masked),
-            ("scope", " ".join(self._user_scope) if self._user_token else s.scope_string),
-            (
-                "token",
-                self._user_token.masked
-                if self._user_token
-                else f"{token.access_token.masked}, {token.seconds_left:.0f}s left"
-                if token
-                else "none yet",
-            ),
+            ("scope", scope),
+            ("token", held),
             ("token kind", self.token_kind),
             ("timings recorded", str(len(self._recorder))),
         ]
