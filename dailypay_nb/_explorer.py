@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
-from ._exceptions import ScopeError, WriteRefusedError
+from ._exceptions import ScopeError, WriteRefusedError, redact
 from ._operations import OPERATIONS, ArgumentError, Operation, build_query, check_access
 
 if TYPE_CHECKING:
@@ -602,7 +602,7 @@ def _mint_user_token(settings: Settings, person_id: str | None, scope: str) -> S
         answer = {}
     if response.status_code == 400 and isinstance(answer.get("error"), str):
         raise ArgumentError(
-            f"as_user(): {answer['error'][:160]}",
+            f"as_user(): {redact(answer['error'], limit=160)}",
             hint=f"GET {settings.api_url}/_sandbox/data lists the sandbox's person_ids",
         )
     if response.status_code != 200 or not isinstance(answer.get("access_token"), str):

@@ -77,18 +77,9 @@ def recorder() -> Iterator[Recorder]:
 
 
 @pytest.fixture
-def session(sandbox: Any, recorder: Recorder) -> Iterator[dp.Session]:
+def session(sandbox: Any, recorder: Recorder, connect_to: Any) -> dp.Session:
     """A session whose token comes from the sandbox and whose API calls go to the recorder."""
-    s = dp.connect(
-        environment="sandbox",
-        api_url=recorder.url,
-        token_url=sandbox.token_url,
-        client_id=sandbox.client_id,
-        client_secret=sandbox.client_secret,
-        retry_attempts=1,
-    )
-    yield s
-    s.close()
+    return connect_to(sandbox, api_url=recorder.url, retry_attempts=1)
 
 
 def test_fixed_headers_and_per_request_ones(session: dp.Session, recorder: Recorder) -> None:
@@ -129,16 +120,10 @@ def test_one_path_with_different_params(session: dp.Session, recorder: Recorder)
     assert session.get("/rest/jobs").url == f"{recorder.url}/rest/jobs"
 
 
-def test_api_url_with_a_path_prefix_is_kept(sandbox: Any, recorder: Recorder) -> None:
-    with dp.connect(
-        environment="sandbox",
-        api_url=recorder.url + "/gateway",
-        token_url=sandbox.token_url,
-        client_id=sandbox.client_id,
-        client_secret=sandbox.client_secret,
-    ) as s:
-        s.get("/rest/jobs")
-        s.get("rest/jobs")
+def test_api_url_with_a_path_prefix_is_kept(sandbox: Any, recorder: Recorder, connect_to: Any) -> None:
+    s = connect_to(sandbox, api_url=recorder.url + "/gateway")
+    s.get("/rest/jobs")
+    s.get("rest/jobs")
     assert [r["path"] for r in recorder.seen] == ["/gateway/rest/jobs", "/gateway/rest/jobs"]
 
 
