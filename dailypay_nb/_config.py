@@ -35,7 +35,7 @@ PREFIX = "DAILYPAY_"
 
 Environment = Literal["sandbox", "uat", "production"]
 
-#: Default endpoints per environment (FACTS §1). `None` means the embedded sandbox.
+#: Default endpoints per environment (DailyPay's developer documentation). `None` means the embedded sandbox.
 ENVIRONMENTS: dict[str, dict[str, str | None]] = {
     "sandbox": {"token_url": None, "api_url": None},
     "uat": {

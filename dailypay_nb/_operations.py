@@ -1,7 +1,7 @@
 """The 18 operations of DailyPay's REST contract (3.0.0-beta.117) as a static, typed table.
 
 Strictly private. The table is checked against `openapi.yaml` by `tests/test_operations.py`,
-so it cannot drift from the document; the document itself is not shipped.
+so it cannot drift from the document (shipped in `dailypay_nb/openapi/`).
 
 Filters are keyword arguments with plain Python names. The mapping to the wire:
 

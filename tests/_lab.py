@@ -1,6 +1,6 @@
 """A real JupyterLab on 127.0.0.1 driven by headless Chromium (Playwright), for browser tests.
 
-Adapted from ../shared/testing/test_lab_widget_recipe.py. Handles: --allow-root, Chromium's
+Handles: --allow-root, Chromium's
 --no-sandbox as root, the news toast, isolated HOME/JUPYTER_* dirs, a kernelspec for this
 venv's python (so the kernel imports dailypay_nb and no kernel dialog appears), a fresh
 workspace per page, waiting for a real kernel, and stopping server and kernels.

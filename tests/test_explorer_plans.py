@@ -7,7 +7,6 @@ import inspect
 import json
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +14,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from dailypay_nb import openapi
 from dailypay_nb._exceptions import ScopeError, WriteRefusedError
 from dailypay_nb._explorer import (
     ACCOUNT_SUBTYPES,
@@ -503,15 +503,10 @@ def test_async_checks_happen_at_call_time() -> None:
 
 # --- body enums against the contract ---------------------------------------------------------
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "dailypay" / "openapi.yaml"
-
 
 def test_body_enums_match_the_contract() -> None:
     """Activation statuses, schedules and account subtypes are the document's."""
-    if not SPEC_PATH.exists():
-        pytest.skip(f"{SPEC_PATH} not present")
-    yaml = pytest.importorskip("yaml")
-    schemas = yaml.safe_load(SPEC_PATH.read_text())["components"]["schemas"]
+    schemas = openapi.load()["components"]["schemas"]
     job = schemas["JobUpdateData"]["properties"]["data"]["properties"]["attributes"]
     assert tuple(job["properties"]["activation_status"]["enum"]) == ACTIVATION_STATUSES
     schedule = schemas["TransferCreateAttributes"]["properties"]["schedule"]["enum"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dailypay_nb import openapi
 from dailypay_nb._exceptions import DailyPayError
 from dailypay_nb._jsonapi import (
     ERROR_COLUMNS,
@@ -485,15 +485,10 @@ def test_errors_frame() -> None:
 
 # --- the contract ---------------------------------------------------------------------------
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "dailypay" / "openapi.yaml"
-
 
 @pytest.fixture(scope="module")
 def schemas() -> dict[str, Any]:
-    if not SPEC_PATH.exists():
-        pytest.skip(f"{SPEC_PATH} not present")
-    yaml = pytest.importorskip("yaml")
-    found: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())["components"]["schemas"]
+    found: dict[str, Any] = openapi.load()["components"]["schemas"]
     return found
 
 

@@ -44,7 +44,7 @@ CELL_TIMEOUT = 120  # seconds per cell; the notebooks take seconds in total
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-#: What the sandbox issues (FACTS: `dpo_…` opaque tokens); also catches user tokens.
+#: What the sandbox issues (`dpo_…` opaque tokens); also catches user tokens.
 TOKEN_PATTERN = re.compile(r"dpo_[0-9A-Za-z]{6,}")
 DEMO_SECRET = "sandbox-secret-not-for-production"
 CANARY_CLIENT = "canary-client"

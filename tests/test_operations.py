@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dailypay_nb import openapi
 from dailypay_nb._exceptions import ScopeError
 from dailypay_nb._operations import (
     OPERATIONS,
@@ -21,17 +21,12 @@ from dailypay_nb._operations import (
     operation_for,
 )
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "dailypay" / "openapi.yaml"
 METHODS = ("get", "post", "patch", "put", "delete")
 
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    if not SPEC_PATH.exists():
-        pytest.skip(f"{SPEC_PATH} not present")
-    yaml = pytest.importorskip("yaml")
-    loaded: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
-    return loaded
+    return openapi.load()
 
 
 def deref(spec: dict[str, Any], node: Any) -> Any:

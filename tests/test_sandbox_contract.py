@@ -6,32 +6,24 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
+import openapi_core
 import pytest
-import yaml
+from openapi_core.testing import MockRequest, MockResponse
 
+from dailypay_nb import openapi
 from dailypay_nb import sandbox as sb
 
-SPEC = Path(__file__).parents[2] / "shared/dailypay/openapi.yaml"
 API_HOST = "https://api.dailypay.com"
 CARDS_HOST = "https://payments.dailypay.com"
-
-openapi_core = pytest.importorskip("openapi_core")
-from openapi_core.testing import MockRequest, MockResponse  # noqa: E402
-
-pytestmark = pytest.mark.skipif(not SPEC.exists(), reason=f"contract document not found at {SPEC}")
 
 
 @pytest.fixture(scope="module")
 def api() -> Any:
-    """openapi.yaml loaded without spec validation (FACTS §9: JobResource repeats `attributes`)."""
-    document = yaml.safe_load(SPEC.read_text())
-    job = document["components"]["schemas"]["JobResource"]
-    job["required"] = list(dict.fromkeys(job["required"]))
-    return openapi_core.OpenAPI.from_dict(document, config=openapi_core.Config(spec_validator_cls=None))
+    """The vendored contract (its duplicate `required` entry repaired by `load()`), spec validation off."""
+    return openapi_core.OpenAPI.from_dict(openapi.load(), config=openapi_core.Config(spec_validator_cls=None))
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,7 @@ BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="dailypay-sandbox"'}
 
 
 def _effective_scopes(token: Token) -> frozenset[str]:
-    # user:read_write is taken to include user:read (FACTS §8 leaves this open).
+    # user:read_write is taken to include user:read (DailyPay's documents leave this open).
     if "user:read_write" in token.scopes:
         return token.scopes | {"user:read"}
     return token.scopes
