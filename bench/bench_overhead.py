@@ -29,7 +29,7 @@ import httpcore
 import httpx
 
 import dailypay_nb as dp
-from dailypay_nb._client import _with_cookie_jar
+from dailypay_nb._base import _Cookies
 from dailypay_nb._config import load_settings
 from dailypay_nb._timings import RecordingTransport, TimingRecorder
 
@@ -127,7 +127,8 @@ def run(quick: bool = False) -> dict[str, Any]:
             auth=session.auth,
             transport=RecordingTransport(canned_transport(), TimingRecorder(10_000)),
         )
-        tuned = _with_cookie_jar(httpx.Client(headers=bearer, transport=canned_transport()))
+        tuned = httpx.Client(headers=bearer, transport=canned_transport())
+        tuned._cookies = _Cookies(tuned.cookies.jar)  # the session's shortcut: cookies only when set
         url = httpx.URL(box.url + HEALTH)
         layers: dict[str, Callable[[], Any]] = {
             "raw": lambda: raw.get(HEALTH),

@@ -11,21 +11,17 @@ session.timings                 # every request's phases as a DataFrame
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("dailypay_nb")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
-
-from ._auth import ClientCredentialsAuth, Token
-from ._client import AsyncSession, BenchRun, Session, connect, connect_async
+from ._async_session import AsyncSession, connect_async
+from ._auth import ClientCredentialsAuth
+from ._bench import BenchRun
 from ._config import Settings, load_settings
 from ._exceptions import (
     ApiError,
     ApiTransportError,
     ArgumentError,
+    BenchRefusedError,
     DailyPayError,
     DocumentError,
     FilterError,
@@ -35,11 +31,16 @@ from ._exceptions import (
     TokenTransportError,
     WriteRefusedError,
 )
-from ._explorer import Included, operations_table
+from ._explorer import Included
 from ._response import ApiResponse
 from ._secret import Secret
+from ._session import Session, connect
+from ._token import Token
+from ._version import __version__
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from . import sandbox
     from .widgets import TokenForm
 
@@ -49,6 +50,7 @@ __all__ = [
     "ApiTransportError",
     "ArgumentError",
     "AsyncSession",
+    "BenchRefusedError",
     "BenchRun",
     "ClientCredentialsAuth",
     "DailyPayError",
@@ -81,8 +83,10 @@ def form(settings: Settings | None = None, **kw: Any) -> TokenForm:
     return TokenForm(settings, **kw)
 
 
-def operations() -> Any:
+def operations() -> pd.DataFrame:
     """Every DailyPay operation this toolkit knows: helper, method, path, scopes, filters (a DataFrame)."""
+    from ._explorer import operations_table
+
     return operations_table()
 
 

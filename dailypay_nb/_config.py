@@ -2,16 +2,22 @@
 
 Precedence, lowest first: defaults < `.env` file < process environment < keyword arguments.
 The `.env` file is read with `dotenv_values` and never copied into `os.environ`.
+
+Each setting is declared once, as a field of `Settings` with its default, one line of help and
+its parser; `.env.example` documents them (a test keeps the two in step). Adding a setting is
+adding one field here and one block there.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
+import math
 import os
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,21 +27,16 @@ import httpx
 from dotenv import dotenv_values, find_dotenv
 
 from ._exceptions import SettingsError
-from ._secret import Secret
+from ._redact import REDACTOR
+from ._secret import MASK, Secret
 
-__all__ = [
-    "CLIENT_SCOPES",
-    "ENVIRONMENTS",
-    "KNOWN_SCOPES",
-    "Settings",
-    "load_settings",
-]
+__all__ = ["CLIENT_SCOPES", "ENVIRONMENTS", "FIELDS", "KNOWN_SCOPES", "Settings", "load_settings"]
 
 PREFIX = "DAILYPAY_"
 
 Environment = Literal["sandbox", "uat", "production"]
 
-#: Default endpoints per environment (DailyPay's developer documentation). `None` means the embedded sandbox.
+#: Default endpoints per environment (DailyPay's developer documentation). `None`: the embedded sandbox.
 ENVIRONMENTS: dict[str, dict[str, str | None]] = {
     "sandbox": {"token_url": None, "api_url": None},
     "uat": {
@@ -61,37 +62,220 @@ KNOWN_SCOPES: frozenset[str] = frozenset(
 )
 DEFAULT_SCOPE = ("client:admin", "client:lookup", "health:read")
 
-# RFC 6749 §3.3 scope-token: printable ASCII without space, '"' and '\'.
+# RFC 6749 scope-token: printable ASCII without space, '"' and '\'.
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]+$")
 _AUTH_METHODS = ("client_secret_post", "client_secret_basic")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
-
-@dataclass(frozen=True)
-class _Field:
-    default: Any
-    help: str
+Parser = Callable[[str, Any, str], Any]  # (name, raw value, source) -> value
 
 
-# name (lower-case, without prefix) -> default and one-line help. Order is the documented order.
-FIELDS: dict[str, _Field] = {
-    "environment": _Field(None, "sandbox | uat | production (sandbox when no credentials are set)"),
-    "client_id": _Field("", "OAuth client id issued by DailyPay"),
-    "client_secret": _Field("", "OAuth client secret issued by DailyPay"),
-    "scope": _Field(None, "space-separated scopes, e.g. 'client:admin client:lookup health:read'"),
-    "token_url": _Field(None, "override the environment's token endpoint"),
-    "api_url": _Field(None, "override the environment's API base (paths carry /rest)"),
-    "api_version": _Field(3, "DailyPay-API-Version header value"),
-    "timeout": _Field(30.0, "seconds before a request times out"),
-    "token_auth_method": _Field("client_secret_post", "client_secret_post | client_secret_basic"),
-    "allow_writes": _Field(False, "allow write operations against production"),
-    "token_skew": _Field(60.0, "refresh a cached token this many seconds before it expires"),
-    "default_token_ttl": _Field(300.0, "seconds to cache a token that arrives without expires_in"),
-    "retry_attempts": _Field(5, "attempts for retryable failures (1 = no retry)"),
-    "retry_timeout": _Field(30.0, "total seconds to keep retrying"),
-    "timings_buffer": _Field(100_000, "how many timing rows a session keeps"),
-}
+def _var(name: str) -> str:
+    return PREFIX + name.upper()
+
+
+def _echo(value: Any, limit: int = 60) -> str:
+    """A value as an error message shows it: secrets and URL passwords masked, then shortened."""
+    return repr(REDACTOR.redact(str(value), limit=limit))
+
+
+# -- parsers ----------------------------------------------------------------------------------
+
+
+def _text(name: str, value: Any, source: str) -> str:
+    """A string, refused when it has whitespace or control characters around or inside."""
+    value = value.reveal() if isinstance(value, Secret) else str(value)
+    if "\x00" in value or any(c in value for c in "\r\n"):
+        raise SettingsError(
+            f"{_var(name)} contains a newline or NUL ({source})",
+            variable=_var(name),
+            hint="put the value on one line; quote it in .env if it has special characters",
+        )
+    if value != value.strip():
+        shown = "the value" if name == "client_secret" else _echo(value.strip())
+        raise SettingsError(
+            f"{_var(name)} has whitespace around {shown} ({source})",
+            variable=_var(name),
+            hint="remove the spaces or tabs around the value",
+        )
+    text: str = value
+    return text
+
+
+def _optional_text(name: str, value: Any, source: str) -> str | None:
+    return None if value is None or value == "" else _text(name, value, source)
+
+
+def _secret(name: str, value: Any, source: str) -> Secret:
+    return Secret(_text(name, value or "", source), label=name)
+
+
+def _number(kind: type[int] | type[float], minimum: float, maximum: float) -> Parser:
+    def parse(name: str, value: Any, source: str) -> Any:
+        hint = f"set {_var(name)} to a number such as {FIELDS[name].default}"
+        if isinstance(value, bool):
+            value = str(value)
+        try:
+            number = kind(str(value).strip()) if isinstance(value, str) else kind(value)
+        except (TypeError, ValueError, OverflowError):
+            raise SettingsError(
+                f"{_var(name)} must be a {'whole ' if kind is int else ''}number, got {_echo(value, 40)}"
+                f" ({source})",
+                variable=_var(name),
+                hint=hint,
+            ) from None
+        if (isinstance(number, float) and not math.isfinite(number)) or not minimum <= number <= maximum:
+            raise SettingsError(
+                f"{_var(name)} must be between {minimum:g} and {maximum:g}, "
+                f"got {str(number)[:40]} ({source})",
+                variable=_var(name),
+                hint=hint,
+            )
+        return number
+
+    return parse
+
+
+def _flag(name: str, value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise SettingsError(
+        f"{_var(name)} must be true or false, got {_echo(value, 20)} ({source})",
+        variable=_var(name),
+        hint="use true/false, yes/no or 1/0",
+    )
+
+
+def _choice(*options: str) -> Parser:
+    def parse(name: str, value: Any, source: str) -> str:
+        text = _text(name, value, source).lower()
+        if text not in options:
+            raise SettingsError(
+                f"{_var(name)} {_echo(text, 40)} is not one of {', '.join(options)} ({source})",
+                variable=_var(name),
+                hint=f"set {_var(name)} to {' or '.join(options)}",
+            )
+        return text
+
+    return parse
+
+
+def _url(name: str, value: Any, source: str) -> str | None:
+    if value is None or value == "":
+        return None
+    text = _text(name, value, source)
+    example = (
+        "https://api.dailypayuat.com" if name.startswith("api") else "https://auth.dailypay.com/oauth2/token"
+    )
+    if name.endswith("payments_url"):
+        example = "https://payments.dailypay.com/v2"
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+        sent_to = httpx.URL(text).host  # what httpx will connect to (IDNA-encoded), checked below
+    except (ValueError, httpx.InvalidURL) as exc:  # IDNAError is a UnicodeError, a ValueError
+        detail = "" if "@" in text else f": {REDACTOR.redact(exc, limit=80)}"  # never echo credentials
+        raise SettingsError(
+            f"{_var(name)} is not a valid URL{detail} ({source})",
+            variable=_var(name),
+            hint=f"e.g. {example}",
+        ) from None
+    if "@" in parts.netloc:
+        raise SettingsError(
+            f"{_var(name)} must not carry credentials in the URL (user:password@) ({source})",
+            variable=_var(name),
+            hint="put the client id and secret in DAILYPAY_CLIENT_ID / DAILYPAY_CLIENT_SECRET",
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(
+            f"{_var(name)} must be an http(s) URL with a host, got {_echo(text, 80)} ({source})",
+            variable=_var(name),
+            hint=f"e.g. {example}",
+        )
+    if parts.scheme == "http" and not (_is_loopback(parts.hostname) and _is_loopback(sent_to)):
+        raise SettingsError(
+            f"{_var(name)} uses plain http:// to {_echo(parts.hostname, 80)} ({source})",
+            variable=_var(name),
+            hint="use https://; plain http is only allowed to loopback hosts (127.0.0.1, localhost, ::1)",
+        )
+    if name != "api_url":
+        return text
+    text = text.rstrip("/")
+    if text.lower().endswith("/rest"):
+        warnings.warn(
+            f"DAILYPAY_API_URL ends in /rest ({source}); API paths already start with /rest, so it "
+            f"was dropped: using {text[:-5]!r}",
+            UserWarning,
+            stacklevel=5,
+        )
+        text = text[:-5]
+    return text
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _scopes(name: str, value: Any, source: str) -> tuple[str, ...]:
+    """The scopes as a tuple (checked for a pasted client secret afterwards, in `_check_secret`)."""
+    if value is None or value == "":
+        return DEFAULT_SCOPE
+    if not isinstance(value, (str, list, tuple, set, frozenset)):
+        raise SettingsError(
+            f"DAILYPAY_SCOPE must be a space-separated string, got a {type(value).__name__} ({source})",
+            variable="DAILYPAY_SCOPE",
+            hint="e.g. scope='client:admin health:read'",
+        )
+    items = value.split(" ") if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        _text("scope", value, source)
+    scopes: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise SettingsError(
+                f"DAILYPAY_SCOPE holds a non-string item {_echo(item, 40)} ({source})",
+                variable="DAILYPAY_SCOPE",
+                hint="give scopes as one space-separated string or a list of strings",
+            )
+        if item == "":
+            continue
+        if not _SCOPE_TOKEN.match(item) or "," in item:  # commas: a list written the wrong way
+            raise SettingsError(
+                f"DAILYPAY_SCOPE has a malformed scope {_echo(item, 40)} ({source})",
+                variable="DAILYPAY_SCOPE",
+                hint="separate scopes with single spaces, e.g. 'client:admin health:read'",
+            )
+        if item not in scopes:
+            scopes.append(item)
+    if not scopes:
+        raise SettingsError(
+            f"DAILYPAY_SCOPE is empty ({source})",
+            variable="DAILYPAY_SCOPE",
+            hint=f"request at least one scope, e.g. {' '.join(DEFAULT_SCOPE)!r}",
+        )
+    return tuple(scopes)
+
+
+def _environment(name: str, value: Any, source: str) -> str | None:
+    return None if value is None or value == "" else _choice(*ENVIRONMENTS)(name, value, source)
+
+
+# -- the settings -----------------------------------------------------------------------------
+
+
+def _setting(default: Any, help: str, parse: Parser) -> Any:
+    return field(default=default, metadata={"help": help, "parse": parse})
 
 
 @dataclass(frozen=True)
@@ -102,21 +286,47 @@ class Settings:
     `env:DAILYPAY_…`, `file:/path/.env` or `sandbox`. It never holds a secret's value.
     """
 
-    environment: Environment
-    client_id: str
-    client_secret: Secret
-    scope: tuple[str, ...]
-    token_url: str | None
-    api_url: str | None
-    api_version: int = 3
-    timeout: float = 30.0
-    token_auth_method: str = "client_secret_post"
-    allow_writes: bool = False
-    token_skew: float = 60.0
-    default_token_ttl: float = 300.0
-    retry_attempts: int = 5
-    retry_timeout: float = 30.0
-    timings_buffer: int = 100_000
+    environment: Environment = _setting(
+        "sandbox", "sandbox | uat | production (sandbox when no credentials are set)", _environment
+    )
+    client_id: str = _setting("", "OAuth client id issued by DailyPay", _text)
+    client_secret: Secret = _setting(Secret(""), "OAuth client secret issued by DailyPay", _secret)
+    scope: tuple[str, ...] = _setting(
+        DEFAULT_SCOPE, "space-separated scopes, e.g. 'client:admin client:lookup health:read'", _scopes
+    )
+    token_url: str | None = _setting(None, "override the environment's token endpoint", _url)
+    api_url: str | None = _setting(None, "override the environment's API base (paths carry /rest)", _url)
+    api_version: int = _setting(3, "DailyPay-API-Version header value", _number(int, 1, 1_000))
+    timeout: float = _setting(
+        10.0, "seconds one network step (connect, send, each read) may take", _number(float, 0.001, 86_400)
+    )
+    deadline: float = _setting(
+        30.0,
+        "seconds a whole call may take: connect, body, retries and the token it waits for",
+        _number(float, 0.001, 86_400),
+    )
+    max_response_bytes: int = _setting(
+        64 * 1024 * 1024,
+        "largest response body accepted, counted after decompression",
+        _number(int, 1024, 2**40),
+    )
+    token_auth_method: str = _setting(
+        "client_secret_post", "client_secret_post | client_secret_basic", _choice(*_AUTH_METHODS)
+    )
+    allow_writes: bool = _setting(False, "allow write operations against production", _flag)
+    token_skew: float = _setting(
+        60.0,
+        "refresh a cached token this many seconds before it expires (at most a quarter of its lifetime)",
+        _number(float, 0, 31_536_000),
+    )
+    default_token_ttl: float = _setting(
+        300.0, "seconds to cache a token that arrives without expires_in", _number(float, 1, 31_536_000)
+    )
+    retry_attempts: int = _setting(5, "attempts for retryable failures (1 = no retry)", _number(int, 1, 100))
+    retry_timeout: float = _setting(30.0, "total seconds to keep retrying", _number(float, 0, 86_400))
+    timings_buffer: int = _setting(
+        100_000, "how many timing rows a session keeps", _number(int, 1, 10_000_000)
+    )
     env_file: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -154,6 +364,12 @@ class Settings:
         return rows
 
 
+#: Every setting: name (lower-case, without the prefix) -> its dataclass field (default, help, parser).
+FIELDS: dict[str, dataclasses.Field[Any]] = {
+    f.name: f for f in dataclasses.fields(Settings) if "parse" in f.metadata
+}
+
+
 def load_settings(env_file: str | os.PathLike[str] | bool | None = None, **overrides: Any) -> Settings:
     """Read settings from `.env`, the process environment and keyword arguments.
 
@@ -167,13 +383,16 @@ def load_settings(env_file: str | os.PathLike[str] | bool | None = None, **overr
         SettingsError: a value is missing or malformed; the message names the variable and the fix.
     """
     overrides = _check_names(overrides)
-    raw: dict[str, tuple[Any, str]] = {name: (spec.default, "default") for name, spec in FIELDS.items()}
+    raw: dict[str, tuple[Any, str]] = dict.fromkeys(FIELDS, (None, "default"))
     path = _find_env_file(env_file)
     if path is not None:
-        for key, value in dotenv_values(path).items():
+        file_values = dotenv_values(path)
+        _warn_unknown(file_values, f"in {path}")
+        for key, value in file_values.items():
             name = _field_name(key)
             if name is not None and value is not None:
                 raw[name] = (value, f"file:{path}")
+    _warn_unknown(os.environ, "in the environment")
     for key, value in os.environ.items():
         name = _field_name(key)
         if name is not None:
@@ -186,8 +405,10 @@ def load_settings(env_file: str | os.PathLike[str] | bool | None = None, **overr
 def _check_names(overrides: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(overrides) - set(FIELDS))
     if unknown:
+        near = difflib.get_close_matches(unknown[0], FIELDS, n=1)
         raise SettingsError(
-            f"unknown setting {', '.join(map(repr, unknown))}",
+            f"unknown setting {', '.join(map(repr, unknown))}"
+            + (f" (did you mean {near[0]!r}?)" if near else ""),
             hint=f"valid names: {', '.join(FIELDS)}",
         )
     return dict(overrides)
@@ -198,6 +419,21 @@ def _field_name(key: str) -> str | None:
         return None
     name = key[len(PREFIX) :].lower()
     return name if name in FIELDS else None
+
+
+def _warn_unknown(values: Mapping[str, Any], where: str) -> None:
+    """A misspelt DAILYPAY_* name would be ignored without a word: say so, with the closest name."""
+    squeezed = {name.replace("_", ""): name for name in FIELDS}
+    for key in values:
+        if key.startswith(PREFIX) and _field_name(key) is None:
+            typed = key[len(PREFIX) :].lower().replace("_", "")
+            near = difflib.get_close_matches(typed, squeezed, n=1, cutoff=0.75)
+            warnings.warn(
+                f"{key[:60]} {where} is not a dailypay_nb setting and is ignored"
+                + (f"; did you mean {_var(squeezed[near[0]])}?" if near else " (see .env.example)"),
+                UserWarning,
+                stacklevel=4,
+            )
 
 
 def _find_env_file(env_file: str | os.PathLike[str] | bool | None) -> Path | None:
@@ -215,267 +451,80 @@ def _find_env_file(env_file: str | os.PathLike[str] | bool | None) -> Path | Non
     return path.resolve()
 
 
-def _var(name: str) -> str:
-    return PREFIX + name.upper()
+def _build(raw: Mapping[str, tuple[Any, str]], *, env_file: str | None) -> Settings:
+    sources = {name: src for name, (_, src) in raw.items()}
+    secret = _secret("client_secret", raw["client_secret"][0], sources["client_secret"])
+    client_id = _text("client_id", raw["client_id"][0] or "", sources["client_id"])
+    REDACTOR.add(secret, client_id=client_id)  # from here on, every echo masks it
+    _check_secret(secret.reveal(), raw, sources)
+    values: dict[str, Any] = {}
+    for name, spec in FIELDS.items():
+        value, source = raw[name]
+        if value is None and source == "default":
+            values[name] = None if name == "environment" else spec.default  # unset: decided below
+        else:
+            values[name] = spec.metadata["parse"](name, value, source)
+    values["client_secret"], values["client_id"] = secret, client_id
 
-
-def _text(name: str, value: Any, source: str) -> str:
-    """A string value, refused when it has whitespace or control characters around or inside."""
-    if isinstance(value, Secret):
-        value = value.reveal()
-    value = str(value)
-    shown = "the value" if name == "client_secret" else repr(value[:60])
-    if "\x00" in value or any(c in value for c in "\r\n"):
-        raise SettingsError(
-            f"{_var(name)} contains a newline or NUL ({source})",
-            variable=_var(name),
-            hint="put the value on one line; quote it in .env if it has special characters",
-        )
-    if value != value.strip():
-        raise SettingsError(
-            f"{_var(name)} has whitespace around {shown} ({source})",
-            variable=_var(name),
-            hint="remove the spaces or tabs around the value",
-        )
-    return str(value)
-
-
-#: Upper bounds: beyond them httpx, deque or datetime overflow (a timeout of 1e10 s, a buffer of 1e20 rows).
-_MAXIMUM: dict[str, float] = {
-    "api_version": 1_000,
-    "timeout": 86_400.0,
-    "token_skew": 31_536_000.0,
-    "default_token_ttl": 31_536_000.0,
-    "retry_attempts": 100,
-    "retry_timeout": 86_400.0,
-    "timings_buffer": 10_000_000,
-}
-
-
-def _number(name: str, value: Any, source: str, kind: type[int] | type[float], minimum: float) -> Any:
-    if isinstance(value, bool):
-        value = str(value)
-    try:
-        number = kind(str(value).strip()) if isinstance(value, str) else kind(value)
-    except (TypeError, ValueError, OverflowError):
-        raise SettingsError(
-            f"{_var(name)} must be a {'whole ' if kind is int else ''}number, got {str(value)[:40]!r}"
-            f" ({source})",
-            variable=_var(name),
-            hint=f"set {_var(name)} to a number such as {FIELDS[name].default}",
-        ) from None
-    if not number >= minimum or number != number or number == float("inf"):
-        raise SettingsError(
-            f"{_var(name)} must be at least {minimum} and finite, got {str(number)[:40]} ({source})",
-            variable=_var(name),
-            hint=f"set {_var(name)} to a number such as {FIELDS[name].default}",
-        )
-    maximum = _MAXIMUM.get(name)
-    if maximum is not None and number > maximum:
-        raise SettingsError(
-            f"{_var(name)} must be at most {maximum:g}, got {str(number)[:40]} ({source})",
-            variable=_var(name),
-            hint=f"set {_var(name)} to a number such as {FIELDS[name].default}",
-        )
-    return number
-
-
-def _flag(name: str, value: Any, source: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise SettingsError(
-        f"{_var(name)} must be true or false, got {str(value)[:20]!r} ({source})",
-        variable=_var(name),
-        hint="use true/false, yes/no or 1/0",
-    )
-
-
-def _shown(item: str, secret: str) -> str:
-    """A scope as messages show it: shortened, and never the client secret pasted in the wrong place."""
-    if secret and (secret in item or (len(item) >= 6 and item in secret)):
-        return "(the client secret, masked)"
-    return repr(item if len(item) <= 40 else item[:39] + "…")
-
-
-def _scopes(value: Any, source: str, secret: str = "") -> tuple[str, ...]:
-    """The scopes as a tuple; `secret` is masked if someone pasted it here."""
-    if not isinstance(value, (str, list, tuple, set, frozenset)):
-        raise SettingsError(
-            f"DAILYPAY_SCOPE must be a space-separated string, got a {type(value).__name__} ({source})",
-            variable="DAILYPAY_SCOPE",
-            hint="e.g. scope='client:admin health:read'",
-        )
-    items = value.split(" ") if isinstance(value, str) else list(value)
-    if isinstance(value, str):
-        _text("scope", value, source)
-    scopes: list[str] = []
-    for item in items:
-        if not isinstance(item, str):
+    if values["environment"] is None:
+        if client_id or secret:
             raise SettingsError(
-                f"DAILYPAY_SCOPE holds a non-string item {item!r} ({source})",
-                variable="DAILYPAY_SCOPE",
-                hint="give scopes as one space-separated string or a list of strings",
+                "credentials are set but DAILYPAY_ENVIRONMENT is not",
+                variable="DAILYPAY_ENVIRONMENT",
+                hint="set DAILYPAY_ENVIRONMENT to uat or production (or sandbox for a local sandbox)",
             )
-        if item == "":
+        values["environment"] = "sandbox"
+    environment = values["environment"]
+    defaults = ENVIRONMENTS[environment]
+    for url in ("token_url", "api_url"):
+        if values[url] is None and defaults[url]:
+            values[url], sources[url] = defaults[url], "default"
+    if environment == "sandbox" and (values["token_url"] is None) != (values["api_url"] is None):
+        raise SettingsError(
+            "DAILYPAY_TOKEN_URL and DAILYPAY_API_URL must be set together for an external sandbox",
+            variable="DAILYPAY_TOKEN_URL" if values["token_url"] is None else "DAILYPAY_API_URL",
+            hint="set both (as printed by `dailypay-nb sandbox`), or neither for the embedded one",
+        )
+    if environment != "sandbox" or values["token_url"] is not None:
+        for name, value in (("client_id", client_id), ("client_secret", secret)):
+            if not value:
+                raise SettingsError(
+                    f"{_var(name)} is missing or empty for environment {environment!r}",
+                    variable=_var(name),
+                    hint=f"add {_var(name)}=… to your .env (see .env.example)",
+                )
+    _warn_undocumented(values["scope"])
+    return Settings(**values, env_file=env_file, sources=dict(sources))
+
+
+def _check_secret(secret: str, raw: Mapping[str, tuple[Any, str]], sources: Mapping[str, str]) -> None:
+    """A client secret pasted into another setting is refused (and shown masked)."""
+    if not secret:
+        return
+    for name, (value, source) in raw.items():
+        if name == "client_secret" or value is None or isinstance(value, (bool, int, float)):
             continue
-        if not _SCOPE_TOKEN.match(item) or "," in item:  # commas: a list written the wrong way
+        text = " ".join(map(str, value)) if isinstance(value, (list, tuple, set, frozenset)) else str(value)
+        if text == secret or (len(secret) >= 8 and secret in text):
             raise SettingsError(
-                f"DAILYPAY_SCOPE has a malformed scope {_shown(item, secret)} ({source})",
-                variable="DAILYPAY_SCOPE",
-                hint="separate scopes with single spaces, e.g. 'client:admin health:read'",
+                f"{_var(name)} holds the client secret ({MASK}) ({source})",
+                variable=_var(name),
+                hint=f"the secret belongs in DAILYPAY_CLIENT_SECRET only; fix {_var(name)}",
             )
-        if item not in scopes:
-            scopes.append(item)
+
+
+def _warn_undocumented(scopes: tuple[str, ...]) -> None:
     unknown = [s for s in scopes if s not in KNOWN_SCOPES]
     if unknown:
-        shown = [_shown(u, secret) for u in unknown[:5]]
+        shown = [_echo(u, 40) for u in unknown[:5]]
         if len(unknown) > 5:
             shown.append(f"and {len(unknown) - 5} more")
         warnings.warn(
             f"DAILYPAY_SCOPE has scopes DailyPay does not document: {', '.join(shown)}; "
             f"documented client scopes are {', '.join(CLIENT_SCOPES)}",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
-    if not scopes:
-        raise SettingsError(
-            f"DAILYPAY_SCOPE is empty ({source})",
-            variable="DAILYPAY_SCOPE",
-            hint=f"request at least one scope, e.g. {' '.join(DEFAULT_SCOPE)!r}",
-        )
-    return tuple(scopes)
-
-
-def _url(name: str, value: Any, source: str) -> str | None:
-    if value is None or value == "":
-        return None
-    text = _text(name, value, source)
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-        sent_to = httpx.URL(text).host  # what httpx will connect to (IDNA-encoded), checked below
-    except (ValueError, httpx.InvalidURL) as exc:  # IDNAError is a UnicodeError, a ValueError
-        detail = "" if "@" in text else f": {str(exc)[:80]}"  # never echo credentials in a URL
-        raise SettingsError(
-            f"{_var(name)} is not a valid URL{detail} ({source})",
-            variable=_var(name),
-            hint="e.g. https://auth.dailypay.com/oauth2/token",
-        ) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(
-            f"{_var(name)} must be an http(s) URL with a host, got {text[:80]!r} ({source})",
-            variable=_var(name),
-            hint="e.g. https://auth.dailypay.com/oauth2/token",
-        )
-    if parts.username or parts.password:
-        raise SettingsError(
-            f"{_var(name)} must not carry credentials in the URL ({source})",
-            variable=_var(name),
-            hint="put the client id and secret in DAILYPAY_CLIENT_ID / DAILYPAY_CLIENT_SECRET",
-        )
-    if parts.scheme == "http" and not (_is_loopback(parts.hostname) and _is_loopback(sent_to)):
-        raise SettingsError(
-            f"{_var(name)} uses plain http:// to {parts.hostname!r} ({source})",
-            variable=_var(name),
-            hint="use https://; plain http is only allowed to loopback hosts (127.0.0.1, localhost, ::1)",
-        )
-    return text.rstrip("/") if name == "api_url" else text
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _build(raw: Mapping[str, tuple[Any, str]], *, env_file: str | None) -> Settings:
-    sources = {name: src for name, (_, src) in raw.items()}
-
-    def value(name: str) -> Any:
-        return raw[name][0]
-
-    client_id = _text("client_id", value("client_id") or "", sources["client_id"])
-    client_secret = Secret(_text("client_secret", value("client_secret") or "", sources["client_secret"]))
-
-    env_value = value("environment")
-    if env_value in (None, ""):
-        if client_id or client_secret:
-            raise SettingsError(
-                "credentials are set but DAILYPAY_ENVIRONMENT is not",
-                variable="DAILYPAY_ENVIRONMENT",
-                hint="set DAILYPAY_ENVIRONMENT to uat or production (or sandbox for a local sandbox)",
-            )
-        env_value, sources["environment"] = "sandbox", "default"
-    environment = _text("environment", env_value, sources["environment"]).lower()
-    if environment not in ENVIRONMENTS:
-        raise SettingsError(
-            f"DAILYPAY_ENVIRONMENT {environment[:40]!r} is not one of {', '.join(ENVIRONMENTS)}"
-            f" ({sources['environment']})",
-            variable="DAILYPAY_ENVIRONMENT",
-            hint="set DAILYPAY_ENVIRONMENT=sandbox, uat or production",
-        )
-
-    token_url = _url("token_url", value("token_url"), sources["token_url"])
-    api_url = _url("api_url", value("api_url"), sources["api_url"])
-    defaults = ENVIRONMENTS[environment]
-    if token_url is None and defaults["token_url"]:
-        token_url, sources["token_url"] = defaults["token_url"], "default"
-    if api_url is None and defaults["api_url"]:
-        api_url, sources["api_url"] = defaults["api_url"], "default"
-    if environment == "sandbox" and (token_url is None) != (api_url is None):
-        raise SettingsError(
-            "DAILYPAY_TOKEN_URL and DAILYPAY_API_URL must be set together for an external sandbox",
-            variable="DAILYPAY_TOKEN_URL" if token_url is None else "DAILYPAY_API_URL",
-            hint="set both (as printed by `dailypay-nb sandbox`), or neither for the embedded one",
-        )
-    if environment != "sandbox" or token_url is not None:
-        for name, secret in (("client_id", client_id), ("client_secret", client_secret)):
-            if not secret:
-                raise SettingsError(
-                    f"{_var(name)} is missing or empty for environment {environment!r}",
-                    variable=_var(name),
-                    hint=f"add {_var(name)}=… to your .env (see .env.example)",
-                )
-
-    scope_value = value("scope")
-    if scope_value in (None, ""):
-        scope_value, sources["scope"] = DEFAULT_SCOPE, "default"
-    method = _text("token_auth_method", value("token_auth_method"), sources["token_auth_method"])
-    if method not in _AUTH_METHODS:
-        raise SettingsError(
-            f"DAILYPAY_TOKEN_AUTH_METHOD {method[:40]!r} is not one of {', '.join(_AUTH_METHODS)}",
-            variable="DAILYPAY_TOKEN_AUTH_METHOD",
-            hint="DailyPay documents client_secret_post (the default)",
-        )
-    return Settings(
-        environment=environment,  # type: ignore[arg-type]
-        client_id=client_id,
-        client_secret=client_secret,
-        scope=_scopes(scope_value, sources["scope"], client_secret.reveal()),
-        token_url=token_url,
-        api_url=api_url,
-        api_version=_number("api_version", value("api_version"), sources["api_version"], int, 1),
-        timeout=_number("timeout", value("timeout"), sources["timeout"], float, 0.001),
-        token_auth_method=method,
-        allow_writes=_flag("allow_writes", value("allow_writes"), sources["allow_writes"]),
-        token_skew=_number("token_skew", value("token_skew"), sources["token_skew"], float, 0),
-        default_token_ttl=_number(
-            "default_token_ttl", value("default_token_ttl"), sources["default_token_ttl"], float, 1
-        ),
-        retry_attempts=_number("retry_attempts", value("retry_attempts"), sources["retry_attempts"], int, 1),
-        retry_timeout=_number("retry_timeout", value("retry_timeout"), sources["retry_timeout"], float, 0),
-        timings_buffer=_number("timings_buffer", value("timings_buffer"), sources["timings_buffer"], int, 1),
-        env_file=env_file,
-        sources=dict(sources),
-    )
 
 
 def with_sandbox(settings: Settings, *, url: str, token_url: str, client_id: str, secret: str) -> Settings:
@@ -485,5 +534,6 @@ def with_sandbox(settings: Settings, *, url: str, token_url: str, client_id: str
     sources["api_url"] = sources["token_url"] = "sandbox"
     if not settings.client_id:
         changes["client_id"], sources["client_id"] = client_id, "sandbox"
-        changes["client_secret"], sources["client_secret"] = Secret(secret), "sandbox"
+        changes["client_secret"], sources["client_secret"] = Secret(secret, label="client_secret"), "sandbox"
+        REDACTOR.add(secret, client_id=client_id)
     return dataclasses.replace(settings, sources=sources, **changes)

@@ -4,29 +4,38 @@
 DailyPayError               base: catch this to catch everything from dailypay_nb
 ├── SettingsError           a setting is missing or malformed; names the variable and the fix
 ├── TokenError              the token endpoint said no, or answered something unusable
-│   └── TokenTransportError the token endpoint could not be reached (timeout, refused, dropped)
+│   └── TokenTransportError the token endpoint could not be reached (timeout, refused, dropped,
+│                           the deadline passed, the answer was too large)
 ├── ApiError                a /rest call answered non-2xx (status, code, detail, source, request id)
-│   └── ApiTransportError   the API could not be reached (timeout, refused, dropped)
-├── DocumentError           a response body is not a JSON:API document we can read
+│   └── ApiTransportError   the API could not be reached (timeout, refused, dropped, the deadline
+│                           passed, the answer was too large)
+├── DocumentError           a response body is not JSON (or not a JSON:API document) we can read
 ├── ArgumentError           a helper's argument is invalid (raised before sending)
 │   └── FilterError         an unknown filter or include, or a bad enum value; lists the valid ones
 ├── ScopeError              the operation needs a scope or token type this session does not hold
-└── WriteRefusedError       a write against production without `allow_writes=True`
+├── WriteRefusedError       a write against production without `allow_writes=True`
+└── BenchRefusedError       a benchmark beyond the polite limits of a real environment
 ```
 
-Messages are one readable line and never contain a secret or token: every value that
-reaches a message goes through `redact()` first.
+Every attribute that holds text from a server (`detail`, `description`, `source`, `errors`,
+`request_id`, `snippet`, …) is passed through the redactor in the constructor, and messages are
+composed from those redacted values: no error carries a secret or a token.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ._redact import redact, redact_tree
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "ApiError",
     "ApiTransportError",
     "ArgumentError",
+    "BenchRefusedError",
     "DailyPayError",
     "DocumentError",
     "FilterError",
@@ -35,25 +44,11 @@ __all__ = [
     "TokenError",
     "TokenTransportError",
     "WriteRefusedError",
-    "redact",
 ]
 
-_SECRETISH = re.compile(
-    r"(?i)(access_token|refresh_token|id_token|client_secret|secret|password|authorization)"
-    r"(\"?\s*[:=]\s*\"?)(bearer\s+|basic\s+)?[^\s\"&,;}]+"
-)
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 
-
-def redact(text: str, *secrets: str, limit: int = 200) -> str:
-    """Shorten `text` and mask anything that looks like a credential, plus the given values."""
-    for value in secrets:
-        if value:
-            text = text.replace(value, "***")
-    text = _SECRETISH.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _text(value: Any, limit: int = 500) -> str | None:
+    return None if value is None else redact(value, limit=limit)
 
 
 class DailyPayError(Exception):
@@ -82,7 +77,7 @@ class SettingsError(DailyPayError, ValueError):
 class TokenError(DailyPayError):
     """The token endpoint refused the request or answered something unusable.
 
-    `error` is the OAuth error code (RFC 6749 §5.2 `error`, or DailyPay's `error_code`),
+    `error` is the OAuth error code (RFC 6749 `error`, or DailyPay's `error_code`),
     `description` its `error_description`; `status` the HTTP status (None when no answer came).
     """
 
@@ -100,19 +95,21 @@ class TokenError(DailyPayError):
         elapsed_ms: float | None = None,
         url: str | None = None,
         environment: str | None = None,
+        attempts: int = 1,
         hint: str = "",
     ) -> None:
         super().__init__(message, hint=hint)
-        self.error = error
-        self.description = description
-        self.error_uri = error_uri
+        self.error = _text(error, 80)
+        self.description = _text(description)
+        self.error_uri = _text(error_uri, 200)
         self.status = status
-        self.content_type = content_type
-        self.snippet = snippet
-        self.request_id = request_id
+        self.content_type = _text(content_type, 100)
+        self.snippet = _text(snippet)
+        self.request_id = _text(request_id, 100)
         self.elapsed_ms = elapsed_ms
         self.url = url
         self.environment = environment
+        self.attempts = attempts
 
 
 class TokenTransportError(TokenError):
@@ -123,8 +120,8 @@ class ApiError(DailyPayError):
     """A DailyPay REST call answered with a non-2xx status.
 
     Carries the first error's `code`, `detail` and `source`, the response's `request_id`,
-    the exchange's timing row (`timing`) and every error of the body (`errors`, or as a
-    DataFrame via `frame`).
+    the exchange's timing row (`timing`) and every error object of the body (`errors`, a list
+    of dicts, or `errors_frame`, a DataFrame).
     """
 
     def __init__(
@@ -140,29 +137,31 @@ class ApiError(DailyPayError):
         timing: dict[str, Any] | None = None,
         method: str | None = None,
         url: str | None = None,
+        attempts: int = 1,
         hint: str = "",
     ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
-        self.code = code
-        self.detail = detail
-        self.source = source
-        self.request_id = request_id
-        self.errors = errors or []
+        self.code = _text(code, 80)
+        self.detail = _text(detail)
+        self.source: dict[str, Any] | None = redact_tree(source) if source is not None else None
+        self.request_id = _text(request_id, 100)
+        self.errors: list[dict[str, Any]] = redact_tree(errors or [])
         self.timing = timing
         self.method = method
         self.url = url
+        self.attempts = attempts
 
     @property
-    def frame(self) -> Any:
-        """Every error of the response as a pandas DataFrame (one row per error)."""
+    def errors_frame(self) -> pd.DataFrame:
+        """Every error object of the response as a DataFrame (one row per error)."""
         from ._jsonapi import errors_frame
 
         return errors_frame(self.errors)
 
 
 class ApiTransportError(ApiError):
-    """The API could not be reached: timeout, refused or dropped connection."""
+    """The API could not be reached: timeout, refused or dropped connection, deadline, size."""
 
 
 class DocumentError(DailyPayError, ValueError):
@@ -183,3 +182,7 @@ class ScopeError(DailyPayError):
 
 class WriteRefusedError(DailyPayError):
     """A write was refused before sending: production needs `allow_writes=True`."""
+
+
+class BenchRefusedError(ArgumentError):
+    """A benchmark was refused before sending: it exceeds the polite limits for a real environment."""

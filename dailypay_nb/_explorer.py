@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
-from ._exceptions import ScopeError, WriteRefusedError, redact
+from ._exceptions import WriteRefusedError
 from ._operations import OPERATIONS, ArgumentError, Operation, build_query, check_access
 
 if TYPE_CHECKING:
@@ -47,7 +47,6 @@ __all__ = [
 T = TypeVar("T")
 FrameT = TypeVar("FrameT")
 DoneT = TypeVar("DoneT")
-SessionT = TypeVar("SessionT")
 
 DateLike = datetime | date | str
 Include = str | Iterable[str]
@@ -552,67 +551,6 @@ class _Explorer(Generic[FrameT, DoneT]):
     def paycheck(self, paycheck_id: str) -> FrameT:
         """One paycheck as a one-row frame."""
         return self._run_frame(self._plan("readPaycheck", _frame, resource_id=paycheck_id))
-
-    # -- user tokens -------------------------------------------------------------------------
-
-    def as_user(self: SessionT, person_id: str | None = None, scope: str = "user:read_write") -> SessionT:
-        """In the sandbox: a session acting as a person, with a freshly minted user token.
-
-        Works with the embedded sandbox and with one in another process (`dailypay-nb sandbox`).
-        Elsewhere user tokens come from DailyPay's authorization-code flow; pass one to
-        `session.with_user_token(token)`.
-        """
-        host = cast(_Host, self)
-        if host.sandbox is not None:
-            token: str | Secret = host.sandbox.user_token(person_id=person_id, scope=scope)
-        elif host.settings.environment == "sandbox":
-            token = _mint_user_token(host.settings, person_id, scope)
-        else:
-            raise ScopeError(
-                f"as_user() mints user tokens in the sandbox only; this session "
-                f"talks to {host.settings.environment}",
-                hint="get a user token through DailyPay's authorization-code flow and pass it "
-                "to session.with_user_token(token)",
-            )
-        return cast(SessionT, host.with_user_token(token, scope=scope))
-
-
-def _mint_user_token(settings: Settings, person_id: str | None, scope: str) -> Secret:
-    """Ask a sandbox in another process (`dailypay-nb sandbox`) for a user token over HTTP."""
-    import httpx
-
-    from ._exceptions import ApiTransportError
-    from ._secret import Secret
-
-    url = f"{(settings.api_url or '').rstrip('/')}/_sandbox/user-token"  # the sandbox's admin route
-    try:
-        response = httpx.post(url, json={"person_id": person_id, "scope": scope}, timeout=settings.timeout)
-    except httpx.RequestError as exc:
-        raise ApiTransportError(
-            f"as_user(): could not reach the sandbox at {settings.api_url} ({type(exc).__name__})",
-            method="POST",
-            url=url,
-            hint="start it with `dailypay-nb sandbox`, or connect() with no credentials for an embedded one",
-        ) from None
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict):
-        answer = {}
-    if response.status_code == 400 and isinstance(answer.get("error"), str):
-        raise ArgumentError(
-            f"as_user(): {redact(answer['error'], limit=160)}",
-            hint=f"GET {settings.api_url}/_sandbox/data lists the sandbox's person_ids",
-        )
-    if response.status_code != 200 or not isinstance(answer.get("access_token"), str):
-        raise ScopeError(
-            f"as_user(): {settings.api_url} does not mint user tokens (POST /_sandbox/user-token → "
-            f"{response.status_code}); is it a dailypay_nb sandbox?",
-            hint="for a real environment, get a user token through DailyPay's authorization-code flow "
-            "and pass it to session.with_user_token(token)",
-        )
-    return Secret(answer["access_token"], label="user_token")
 
 
 def operations_table() -> pd.DataFrame:

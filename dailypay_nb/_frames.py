@@ -36,7 +36,7 @@ import pandas as pd
 from ._timings import COLUMNS
 
 if TYPE_CHECKING:
-    from ._auth import Token
+    from ._token import Token
 
 __all__ = ["TOKEN_COLUMNS", "timing_summary", "timings_frame", "tokens_frame"]
 

@@ -428,7 +428,8 @@ def check_access(op: Operation, token_kind: str, granted: Iterable[str]) -> None
         raise ScopeError(
             f"{op.operation_id} needs a user token ({' + '.join(op.user_scopes)}); "
             "this session holds a client-credentials token",
-            hint="pass one with session.with_user_token(token), or in the sandbox use session.as_user()",
+            hint="pass one with session.with_user_token(token), "
+            "or in the sandbox use dp.sandbox.as_user(session)",
         )
     missing = set(op.client_scopes) - granted if granted else set()
     if missing:

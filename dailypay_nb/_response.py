@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._exceptions import ApiError, redact
+from ._exceptions import ApiError, DocumentError
 from ._operations import operation_for, scope_hint
+from ._redact import REDACTOR, redact_tree
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,9 +29,14 @@ _UNSET: Any = object()
 class ApiResponse:
     """The answer to one API request.
 
-    `.json` is the parsed body, `.frame` its primary data as a DataFrame (built once),
-    `.included` the included resources, `.errors` the error objects as a frame, `.timing`
-    the exchange's timing row and `.request_id` DailyPay's request id.
+    `.json()` is the parsed body, `.frame` its primary data as a DataFrame (built once),
+    `.included` the included resources, `.errors` the error objects (a list of dicts) and
+    `.errors_frame` the same as a DataFrame, `.timing` the exchange's timing row and
+    `.request_id` DailyPay's request id.
+
+    Server text is untrusted: header values are redacted when first read, an error answer's
+    body and members are redacted on arrival, and a 2xx body has the session's live secrets
+    masked (see the README's Secrets section). No request header (so no token) is kept.
     """
 
     def __init__(
@@ -45,8 +51,8 @@ class ApiResponse:
         timing: dict[str, Any] | None,
     ) -> None:
         self._status = status
-        self.headers = headers
-        self.body = body
+        self._raw_headers = headers
+        self._headers: httpx.Headers | None = None
         self.method = method.upper()
         self.url = url
         self.path = urlsplit(url).path or url
@@ -54,6 +60,11 @@ class ApiResponse:
         self._timing = timing
         self._json: Any = _UNSET
         self._frame: pd.DataFrame | None = None
+        if 200 <= status < 300:
+            self.body = REDACTOR.scrub_body(body)
+        else:  # an error answer: parsed and redacted now (small, rare, and shown everywhere)
+            self._json = self._parse(body, redacted=True)
+            self.body = REDACTOR.redact(body, limit=None).encode() if body.strip() else b""
 
     # -- basics ------------------------------------------------------------------------------
 
@@ -68,6 +79,16 @@ class ApiResponse:
         return 200 <= self._status < 300
 
     @property
+    def headers(self) -> httpx.Headers:
+        """The response headers, each value redacted."""
+        if self._headers is None:
+            self._headers = httpx.Headers(
+                [(k, REDACTOR.redact(v, limit=None)) for k, v in self._raw_headers.items()], encoding="utf-8"
+            )
+            self._raw_headers = self._headers
+        return self._headers
+
+    @property
     def timing(self) -> dict[str, Any] | None:
         """This exchange's timing row (phases in ms), when timings were recorded."""
         return self._timing
@@ -78,37 +99,35 @@ class ApiResponse:
         value: str = self.headers.get("content-type", "")
         return value.split(";")[0].strip().lower()
 
-    @property
     def json(self) -> Any:
-        """The parsed body (None for an empty body). A non-JSON body raises `ApiError`."""
+        """The parsed body (None for an empty body). A body that is not JSON raises `DocumentError`."""
         if self._json is _UNSET:
-            self._json = self._parse()
+            self._json = self._parse(self.body)
+        if isinstance(self._json, DocumentError):
+            raise self._json
         return self._json
 
-    def _parse(self) -> Any:
-        if not self.body.strip():
+    def _parse(self, body: bytes, redacted: bool = False) -> Any:
+        if not body.strip():
             return None
         try:
-            return _json.loads(self.body)
+            value = _json.loads(body)
         except (ValueError, RecursionError):
-            raise ApiError(
+            snippet = REDACTOR.redact(body[:2000], limit=120)
+            return DocumentError(
                 f"{self._where()} → {self._status}: the body is not JSON "
-                f"({self.content_type or 'no content type'}): {self._snippet()!r}",
-                status=self._status,
-                method=self.method,
-                url=self.url,
-                timing=self._timing,
-                request_id=self._header_request_id(),
-            ) from None
+                f"({self.content_type or 'no content type'}): {snippet!r}"
+            )
+        return redact_tree(value) if redacted else value
 
     def _safe_json(self) -> Any:
         try:
-            return self.json
-        except ApiError:
+            return self.json()
+        except DocumentError:
             return None
 
     def _snippet(self, limit: int = 120) -> str:
-        return redact(self.body[:2000].decode("utf-8", "replace"), limit=limit)
+        return REDACTOR.redact(self.body[:2000], limit=limit)
 
     # -- frames ------------------------------------------------------------------------------
 
@@ -124,35 +143,35 @@ class ApiResponse:
         from . import _jsonapi
 
         if self._frame is None:
-            self._frame = _jsonapi.to_frame(self.json, resource_type=self.resource_type)
+            self._frame = _jsonapi.to_frame(self.json(), resource_type=self.resource_type)
         return self._frame
 
     def to_frame(self, *, links: bool = False) -> pd.DataFrame:
         """The primary data as a new DataFrame, with `links.self` when `links=True`."""
         from . import _jsonapi
 
-        return _jsonapi.to_frame(self.json, links=links, resource_type=self.resource_type)
+        return _jsonapi.to_frame(self.json(), links=links, resource_type=self.resource_type)
 
     @property
     def included(self) -> pd.DataFrame:
         """The `included` resources as a DataFrame (empty when none were asked for)."""
         from . import _jsonapi
 
-        return _jsonapi.included_frame(self.json)
+        return _jsonapi.included_frame(self.json())
 
     @property
-    def error_list(self) -> list[dict[str, Any]]:
+    def errors(self) -> list[dict[str, Any]]:
         """The error objects of the body, as dicts (`[]` when there are none)."""
         from . import _jsonapi
 
         return _jsonapi.errors(self._safe_json())
 
     @property
-    def errors(self) -> pd.DataFrame:
+    def errors_frame(self) -> pd.DataFrame:
         """The error objects of the body, one row each (empty when there are none)."""
         from . import _jsonapi
 
-        return _jsonapi.errors_frame(self.error_list)
+        return _jsonapi.errors_frame(self.errors)
 
     @property
     def request_id(self) -> str | None:
@@ -160,7 +179,7 @@ class ApiResponse:
         found = self._header_request_id()
         if found:
             return found
-        items = self.error_list
+        items = self.errors
         meta = items[0].get("meta") if items else None
         value = meta.get("request_id") if isinstance(meta, dict) else None
         return str(value) if value is not None else None
@@ -180,9 +199,9 @@ class ApiResponse:
             return self
         raise self.error()
 
-    def error(self) -> ApiError:
-        """The `ApiError` this response stands for (whatever its status)."""
-        items = self.error_list
+    def error(self, note: str | None = None) -> ApiError:
+        """The `ApiError` this response stands for (whatever its status); `note` ends its message."""
+        items = self.errors
         first = items[0] if items else {}
         code = _str_or_none(first.get("code"))
         detail = _str_or_none(first.get("detail"))
@@ -197,7 +216,8 @@ class ApiResponse:
                 request_id,
                 self._plain_detail(),
                 attempts=(self._timing or {}).get("attempt") or 1,
-            ),
+            )
+            + (f"; {note}" if note else ""),
             status=self._status,
             code=code,
             detail=detail,
@@ -207,18 +227,19 @@ class ApiResponse:
             timing=self._timing,
             method=self.method,
             url=self.url,
-            hint=self._hint(code, source),
+            attempts=(self._timing or {}).get("attempt") or 1,
+            hint=self._hint(code, source) if not note else "wait until then, or raise DAILYPAY_RETRY_TIMEOUT",
         )
 
     def _plain_detail(self) -> str | None:
         """For bodies that are not a JSON:API error document: a short snippet."""
-        if self.error_list or not self.body.strip():
+        if self.errors or not self.body.strip():
             return None
         doc = self._safe_json()
         if isinstance(doc, dict):
             for key in ("error_description", "error", "detail", "message"):
                 if isinstance(doc.get(key), str):
-                    return redact(doc[key], limit=120)
+                    return REDACTOR.redact(doc[key], limit=120)
         return self._snippet(80)
 
     def _hint(self, code: str | None, source: dict[str, Any] | None) -> str:
@@ -233,7 +254,10 @@ class ApiResponse:
             if op is None:
                 return "the token lacks a scope or type this operation needs"
             if op.user_token_required:
-                return f"{scope_hint(op)}: use session.with_user_token(token) (sandbox: session.as_user())"
+                return (
+                    f"{scope_hint(op)}: use session.with_user_token(token) "
+                    "(sandbox: dp.sandbox.as_user(session))"
+                )
             return f"{scope_hint(op)}; connect with scope={' '.join(op.client_scopes)!r}"
         if status == 404 and code == "RECORD_NOT_FOUND":
             return "no record with that id in this environment; ids differ between environments"
@@ -272,7 +296,7 @@ class ApiResponse:
         from . import _jsonapi
 
         if not self.ok:
-            items = self.error_list
+            items = self.errors
             if items:
                 return str(_jsonapi.errors_frame(items).to_html(index=False))
             return f"<pre>{html.escape(self._snippet())}</pre>"
@@ -307,7 +331,7 @@ def _message(
     if code:
         text += f" {code}"
     if detail or plain:
-        text += f": {redact(detail or plain or '', limit=160)}"
+        text += f": {REDACTOR.redact(detail or plain or '', limit=160)}"
     if request_id:
         text += f" (request {request_id[:8]}…)" if len(request_id) > 8 else f" (request {request_id})"
     if attempts > 1:

@@ -3,29 +3,38 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import html
+import secrets
 from typing import Any, NoReturn
 
-__all__ = ["Secret", "fingerprint"]
+__all__ = ["MASK", "Secret", "fingerprint"]
+
+MASK = "••••••"
+
+#: Fingerprints are keyed with a random key that lives only in this process: two fingerprints
+#: still match within a kernel (to compare tokens), but one cannot be brute-forced offline,
+#: not even for a secret of six digits.
+_FINGERPRINT_KEY = secrets.token_bytes(32)
 
 
 def fingerprint(value: str) -> str:
-    """A short, stable, non-reversible tag for a secret: 8 hex digits of its SHA-256."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
+    """A short tag of `value`, stable within this process: 10 hex digits of an HMAC-SHA256."""
+    return hmac.new(_FINGERPRINT_KEY, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:10]
 
 
 class Secret:
     """Holds a client secret or a token; only `.reveal()` gives the value back.
 
     `repr`, `str`, f-strings, `%` formatting, notebook HTML and logging all show a mask
-    such as `Secret('••••••', sha256:1a2b3c4d)`. Pickling is refused, so a secret cannot
-    slip into a saved object by accident.
+    such as `Secret(client_secret, •••••• (fp:1a2b3c4d5e))`. Pickling is refused, so a secret
+    cannot slip into a saved object by accident.
     """
 
     __slots__ = ("_fingerprint", "_label", "_value")
 
-    def __init__(self, value: str, *, label: str = "secret") -> None:
-        value = value.reveal() if isinstance(value, Secret) else value  # type: ignore[unreachable]
+    def __init__(self, value: str | Secret, *, label: str = "secret") -> None:
+        value = value.reveal() if isinstance(value, Secret) else value
         if not isinstance(value, str):
             raise TypeError(f"Secret takes a str, not {type(value).__name__}")
         self._value = value
@@ -37,14 +46,19 @@ class Secret:
         return self._value
 
     @property
+    def label(self) -> str:
+        """What the secret is (`client_secret`, `access_token`, …)."""
+        return self._label
+
+    @property
     def fingerprint(self) -> str:
-        """`sha256:` plus 8 hex digits: enough to tell two secrets apart, useless to an attacker."""
-        return f"sha256:{self._fingerprint}"
+        """`fp:` plus 10 hex digits of a keyed hash: tells two secrets apart within this kernel."""
+        return f"fp:{self._fingerprint}"
 
     @property
     def masked(self) -> str:
-        """The display form: `••••••` and the fingerprint."""
-        return "" if not self._value else f"•••••• ({self.fingerprint})"
+        """The display form: the mask and the fingerprint (empty for an empty secret)."""
+        return "" if not self._value else f"{MASK} ({self.fingerprint})"
 
     def __bool__(self) -> bool:
         return bool(self._value)
@@ -54,7 +68,9 @@ class Secret:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Secret):
-            return self._value == other._value
+            return hmac.compare_digest(
+                self._value.encode("utf-8", "surrogatepass"), other._value.encode("utf-8", "surrogatepass")
+            )
         return NotImplemented
 
     def __hash__(self) -> int:

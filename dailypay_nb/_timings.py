@@ -30,10 +30,11 @@ from typing import Any
 
 import httpx
 
+from ._redact import redact
+
 __all__ = [
     "COLUMNS",
     "META",
-    "AsyncRecordingTransport",
     "RecordingTransport",
     "TimingRecorder",
     "current_run",
@@ -178,14 +179,20 @@ class _Exchange:
         self.meta["row"] = self.recorder.append(row)
 
     def failed(self, exc: BaseException) -> None:
-        self.finish(None, 0, None, f"{type(exc).__name__}: {str(exc)[:160]}")
+        self.finish(None, 0, None, _describe(exc))
 
 
 def _error_for(status: int) -> str | None:
     return f"HTTP {status}" if status >= 400 else None
 
 
-class _TimedStream(httpx.SyncByteStream):
+def _describe(exc: BaseException) -> str:
+    return redact(f"{type(exc).__name__}: {exc}", limit=160)
+
+
+class _TimedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """The response body, counted as it passes; the exchange's row is written when it closes."""
+
     def __init__(self, stream: Any, exchange: _Exchange, status: int, request_id: str | None) -> None:
         self._stream = stream
         self._exchange = exchange
@@ -203,28 +210,6 @@ class _TimedStream(httpx.SyncByteStream):
             self._finish(exc)
             raise
 
-    def _finish(self, exc: BaseException | None = None) -> None:
-        if not self._done:
-            self._done = True
-            error = f"{type(exc).__name__}: {str(exc)[:160]}" if exc else _error_for(self._status)
-            self._exchange.finish(self._status, self._nbytes, self._request_id, error)
-
-    def close(self) -> None:
-        try:
-            self._stream.close()
-        finally:
-            self._finish()
-
-
-class _AsyncTimedStream(httpx.AsyncByteStream):
-    def __init__(self, stream: Any, exchange: _Exchange, status: int, request_id: str | None) -> None:
-        self._stream = stream
-        self._exchange = exchange
-        self._status = status
-        self._request_id = request_id
-        self._nbytes = 0
-        self._done = False
-
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in self._stream:
@@ -237,8 +222,14 @@ class _AsyncTimedStream(httpx.AsyncByteStream):
     def _finish(self, exc: BaseException | None = None) -> None:
         if not self._done:
             self._done = True
-            error = f"{type(exc).__name__}: {str(exc)[:160]}" if exc else _error_for(self._status)
+            error = _describe(exc) if exc else _error_for(self._status)
             self._exchange.finish(self._status, self._nbytes, self._request_id, error)
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            self._finish()
 
     async def aclose(self) -> None:
         try:
@@ -247,51 +238,51 @@ class _AsyncTimedStream(httpx.AsyncByteStream):
             self._finish()
 
 
-class RecordingTransport(httpx.BaseTransport):
-    """Wraps a sync transport; records one timing row per exchange into `recorder`."""
+class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Wraps a sync or async transport; records one timing row per exchange into `recorder`."""
 
-    def __init__(self, inner: httpx.BaseTransport, recorder: TimingRecorder, kind: str = "api") -> None:
+    def __init__(
+        self,
+        inner: httpx.BaseTransport | httpx.AsyncBaseTransport,
+        recorder: TimingRecorder,
+        kind: str = "api",
+    ) -> None:
         self._inner = inner
         self._recorder = recorder
         self._kind = kind
+
+    def _timed(self, response: httpx.Response, exchange: _Exchange) -> httpx.Response:
+        request_id = response.headers.get("x-request-id")
+        response.stream = _TimedStream(
+            response.stream,
+            exchange,
+            response.status_code,
+            redact(request_id, limit=100) if request_id else None,
+        )
+        return response
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         exchange = _Exchange(self._recorder, self._kind, request)
         request.extensions["trace"] = exchange.probe.trace
         try:
-            response = self._inner.handle_request(request)
+            response = self._inner.handle_request(request)  # type: ignore[union-attr]
         except BaseException as exc:
             exchange.failed(exc)
             raise
-        response.stream = _TimedStream(
-            response.stream, exchange, response.status_code, response.headers.get("x-request-id")
-        )
-        return response
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class AsyncRecordingTransport(httpx.AsyncBaseTransport):
-    """Wraps an async transport; records one timing row per exchange into `recorder`."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, recorder: TimingRecorder, kind: str = "api") -> None:
-        self._inner = inner
-        self._recorder = recorder
-        self._kind = kind
+        return self._timed(response, exchange)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         exchange = _Exchange(self._recorder, self._kind, request)
         request.extensions["trace"] = exchange.probe.atrace
         try:
-            response = await self._inner.handle_async_request(request)
+            response = await self._inner.handle_async_request(request)  # type: ignore[union-attr]
         except BaseException as exc:
             exchange.failed(exc)
             raise
-        response.stream = _AsyncTimedStream(
-            response.stream, exchange, response.status_code, response.headers.get("x-request-id")
-        )
-        return response
+        return self._timed(response, exchange)
+
+    def close(self) -> None:
+        self._inner.close()  # type: ignore[union-attr]
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        await self._inner.aclose()  # type: ignore[union-attr]

@@ -88,11 +88,11 @@ def cmd_get(args: argparse.Namespace) -> int:
     with _session(args) as session:
         response = session.get(args.path, params=params, raise_for_status=False)
         if args.json:
-            print(json.dumps(response.json, indent=2))
+            print(json.dumps(response.json(), indent=2))
         elif response.ok:
             _show(response.frame)
         else:
-            _show(response.errors)
+            _show(response.errors_frame)
         return 0 if response.ok else 1
 
 

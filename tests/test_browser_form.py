@@ -152,10 +152,10 @@ def test_form_in_jupyterlab(lab: Lab, page: Any, save_widget_state: bool, theme:
     ok = status.locator(".dpnb-ok")
     expect(ok).to_contain_text("Token obtained from sandbox")
     expect(ok).to_contain_text("granted as requested")
-    expect(ok.locator(".dpnb-token")).to_contain_text("sha256:")
+    expect(ok.locator(".dpnb-token")).to_contain_text("fp:")
     expect(form.locator(".dpnb-clock")).to_contain_text("token expires in")
     expect(form.locator(".dpnb-timings table")).to_contain_text("/oauth2/token")
-    expect(form.locator(".dpnb-tokens table")).to_contain_text("sha256:")
+    expect(form.locator(".dpnb-tokens table")).to_contain_text("fp:")
     expect(secret).to_have_value("")
     expect(get).to_be_enabled()
     form.screenshot(path=SHOTS / f"form-success-{suffix}.png")
@@ -172,7 +172,7 @@ def test_form_in_jupyterlab(lab: Lab, page: Any, save_widget_state: bool, theme:
         models = {m["model_name"]: m["state"] for m in state.values()}
         assert models["PasswordModel"].get("value", "") == ""  # defaults are left out
         assert "GET /rest/health answered 200" in saved
-        assert "sha256:" in saved
+        assert "fp:" in saved
     else:
         assert WIDGET_STATE not in saved
     print(f"\n{theme}, saveState={save_widget_state}: {time.perf_counter() - started:.1f} s")

@@ -67,7 +67,7 @@ class Artefacts:
         self.add(label + ".dict", repr(vars(exc)))
         self.add(label + ".traceback", "".join(traceback.format_exception(exc)))
         if isinstance(exc, dp.ApiError):
-            self.frame(label + ".frame", exc.frame)
+            self.frame(label + ".frame", exc.errors_frame)
 
     def expect(self, label: str, call: Callable[[], Any], *errors: type[BaseException]) -> Any:
         """Run call(); record the exception if it raises one of `errors` (others fail the test)."""
@@ -198,7 +198,7 @@ def run_session(a: Artefacts, settings: dp.Settings, h: Any) -> dp.Session:
         "account": session.account(data.earnings_account_id()),
         "person": session.person(person),
     }
-    user = session.as_user(person)
+    user = dp.sandbox.as_user(session, person)
     a.secrets.add(user._user_token.reveal())
     frames |= {
         "transfers": user.transfers(include="estimated_funding_sources"),

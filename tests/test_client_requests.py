@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import dailypay_nb as dp
-from dailypay_nb._client import _URL_CACHE_SIZE
+from dailypay_nb._base import _URL_CACHE_SIZE
 
 
 class Recorder(ThreadingHTTPServer):

@@ -212,7 +212,7 @@ def test_404_from_the_server(session: dp.Session) -> None:
     assert error.message.startswith(f"GET /rest/jobs/{missing} → 404 RECORD_NOT_FOUND")
     assert error.request_id
     assert f"(request {error.request_id[:8]}" in error.message
-    assert error.frame.loc[0, "code"] == "RECORD_NOT_FOUND"
+    assert error.errors_frame.loc[0, "code"] == "RECORD_NOT_FOUND"
 
 
 @pytest.mark.parametrize(
@@ -236,7 +236,7 @@ def test_errors_without_raising(session: dp.Session) -> None:
     """raise_for_status=False keeps the response, with its errors as a frame."""
     response = session.get(f"/rest/jobs/{uuid.uuid4()}", raise_for_status=False)
     assert response.status == 404
-    assert list(response.errors["code"]) == ["RECORD_NOT_FOUND"]
+    assert list(response.errors_frame["code"]) == ["RECORD_NOT_FOUND"]
     assert response.request_id
 
 
@@ -262,7 +262,7 @@ def test_as_user_in_the_sandbox(session: dp.Session, sandbox: Any) -> None:
     embedded = dp.Session(session.settings, sandbox=sandbox)
     try:
         person = sandbox.data.person_ids[1]
-        as_them = embedded.as_user(person)
+        as_them = dp.sandbox.as_user(embedded, person)
         assert as_them.token_kind == "user"
         assert set(as_them.paychecks()["id"]) == set(sandbox.data.paychecks_of(person))
     finally:
@@ -274,7 +274,7 @@ def test_as_user_with_a_sandbox_in_another_process(session: dp.Session, sandbox:
     detached = dp.Session(session.settings, sandbox=None)
     try:
         person = sandbox.data.person_ids[2]
-        as_them = detached.as_user(person, scope="user:read")
+        as_them = dp.sandbox.as_user(detached, person, scope="user:read")
         assert (as_them.token_kind, as_them.granted_scopes) == ("user", frozenset({"user:read"}))
         assert set(as_them.paychecks()["id"]) == set(sandbox.data.paychecks_of(person))
         secret = as_them._user_token
@@ -283,7 +283,7 @@ def test_as_user_with_a_sandbox_in_another_process(session: dp.Session, sandbox:
         assert "<td>user:read</td>" in as_them._repr_html_()
         assert secret.masked in as_them._repr_html_()
         with pytest.raises(dp.ArgumentError, match="no person with id 'nobody'"):
-            detached.as_user("nobody")
+            dp.sandbox.as_user(detached, "nobody")
     finally:
         detached.close()
 
@@ -301,9 +301,9 @@ def test_as_user_when_the_sandbox_is_unreachable_or_not_one(session: dp.Session,
     )
     try:
         with pytest.raises(dp.ApiTransportError, match="dailypay-nb sandbox"):
-            gone.as_user()
+            dp.sandbox.as_user(gone)
         with pytest.raises(dp.ScopeError, match=r"does not mint user tokens .*501.*with_user_token"):
-            stranger.as_user()
+            dp.sandbox.as_user(stranger)
     finally:
         gone.close()
         stranger.close()

@@ -14,6 +14,7 @@ import httpx
 import pandas as pd
 import pytest
 
+import dailypay_nb as dp
 from dailypay_nb import openapi
 from dailypay_nb._exceptions import ScopeError, WriteRefusedError
 from dailypay_nb._explorer import (
@@ -386,7 +387,7 @@ def test_user_operations_refused_with_client_token(helper: str) -> None:
     op = OPERATIONS[HELPERS[helper]]
     args = ("x1",) if op.path_param else ()
     kwargs = {"state_of_residence": "NY"} if helper == "update_person" else {}
-    with pytest.raises(ScopeError, match=r"needs a user token.*as_user\(\)"):
+    with pytest.raises(ScopeError, match=r"needs a user token.*as_user\(session\)"):
         getattr(session, helper)(*args, **kwargs)
     assert session.sent == []
 
@@ -467,7 +468,7 @@ def test_include_lands_in_attrs_and_survives_concat() -> None:
 def test_as_user_outside_the_sandbox() -> None:
     """Without an embedded sandbox, as_user explains where user tokens come from."""
     with pytest.raises(ScopeError, match="with_user_token"):
-        Fake(environment="uat").as_user()
+        dp.sandbox.as_user(Fake(environment="uat"))
 
 
 def test_as_user_in_the_sandbox() -> None:
@@ -479,7 +480,7 @@ def test_as_user_in_the_sandbox() -> None:
             minted.append((person_id, scope))
             return "tok"
 
-    session = Fake(sandbox=Handle()).as_user(P, scope="user:read")
+    session = dp.sandbox.as_user(Fake(sandbox=Handle()), P, scope="user:read")
     assert minted == [(P, "user:read")]
     assert session.token_kind == "user"
     assert session.granted_scopes == {"user:read"}

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dailypay_nb._exceptions import ApiError, DailyPayError
+from dailypay_nb._exceptions import ApiError, DailyPayError, DocumentError
 from dailypay_nb._response import ApiResponse
 
 RID = "3c526bf4-f3c0-4c4a-a4cb-95f7db8b3bbe"
@@ -73,9 +73,9 @@ def test_empty_list_frame_has_the_contract_columns() -> None:
 def test_no_content() -> None:
     """A 204 has no JSON and an empty frame."""
     r = response(204, b"", method="DELETE", path="/rest/accounts/a1")
-    assert r.json is None
+    assert r.json() is None
     assert r.frame.empty
-    assert r.errors.empty
+    assert r.errors_frame.empty
     assert r.raise_for_status() is r
 
 
@@ -87,13 +87,14 @@ def test_no_content() -> None:
         (b"access_token=abcdefgh123", "text/plain"),
     ],
 )
-def test_non_json_body_raises_api_error(body: bytes, content_type: str) -> None:
-    """A body that is not JSON raises ApiError with a short, redacted snippet."""
+def test_unreadable_2xx_body_raises_document_error(body: bytes, content_type: str) -> None:
+    """A 2xx body that is not JSON raises DocumentError (not ApiError: the call succeeded) with a
+    short, redacted snippet."""
     r = response(200, body, headers={"content-type": content_type})
-    with pytest.raises(ApiError, match="body is not JSON") as info:
-        _ = r.json
+    with pytest.raises(DocumentError, match="body is not JSON") as info:
+        r.json()
+    assert not isinstance(info.value, ApiError)
     assert "abcdefgh123" not in str(info.value)
-    assert info.value.status == 200
 
 
 @pytest.mark.parametrize(
@@ -188,8 +189,8 @@ def test_api_error_fields() -> None:
     assert (error.code, error.detail, error.request_id) == ("INVALID_PARAMETERS", "Bad.", RID)
     assert error.source == {"pointer": "/data/attributes/x"}
     assert len(error.errors) == 1
-    assert error.frame.loc[0, "source.pointer"] == "/data/attributes/x"
-    assert response(400, body).errors.loc[0, "code"] == "INVALID_PARAMETERS"
+    assert error.errors_frame.loc[0, "source.pointer"] == "/data/attributes/x"
+    assert response(400, body).errors_frame.loc[0, "code"] == "INVALID_PARAMETERS"
 
 
 def test_403_hint_names_client_scopes() -> None:
@@ -230,10 +231,10 @@ def test_junk_bodies_only_raise_dailypay_errors(status: int, body: bytes) -> Non
     """Whatever the body, properties and raise_for_status raise nothing but DailyPayError."""
     r = response(status, body)
     for read in (
-        lambda: r.json,
+        lambda: r.json(),
         lambda: r.frame,
         lambda: r.included,
-        lambda: r.errors,
+        lambda: r.errors_frame,
         lambda: r.request_id,
         r.raise_for_status,
         r._repr_html_,

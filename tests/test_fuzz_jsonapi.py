@@ -158,18 +158,18 @@ def response(
 
 def exercise_response(r: ApiResponse) -> None:
     """Everything a user may touch on a response: only values or DailyPayErrors."""
-    safely(lambda: r.json)
+    safely(lambda: r.json())
     exercise_frame(safely(lambda: r.frame))
     exercise_frame(safely(lambda: r.to_frame(links=True)))
     exercise_frame(safely(lambda: r.included))
-    exercise_frame(safely(lambda: r.errors))
-    safely(lambda: r.error_list)
+    exercise_frame(safely(lambda: r.errors_frame))
+    safely(lambda: r.errors)
     safely(lambda: r.request_id)
     safely(lambda: r.resource_type)
     safely(lambda: r.raise_for_status())
     err = safely(r.error)
     if err is not None:
-        str(err), repr(err), exercise_frame(err.frame)
+        str(err), repr(err), exercise_frame(err.errors_frame)
     repr(r)
     r._repr_html_()
 

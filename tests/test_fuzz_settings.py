@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import dailypay_nb as dp
 from dailypay_nb._config import FIELDS
+from dailypay_nb._provider import _token_request
 
 # Fuzzed scopes are mostly undocumented ones: the warning is expected (test_settings checks it).
 pytestmark = pytest.mark.filterwarnings(
@@ -98,7 +99,10 @@ def usable(result: dp.Settings) -> None:
     http goes only where httpx itself would connect to a loopback host."""
     session = dp.connect(result)
     try:
-        requests = [session._provider._request(), session._client.build_request("GET", "/rest/health")]
+        requests = [
+            _token_request(session._provider._client, result),
+            session._client.build_request("GET", "/rest/health"),
+        ]
         for request in requests:
             if request.url.scheme == "http":
                 assert loopback(request.url.host), f"plain http to {request.url.host!r}"

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import dailypay_nb as dp
-from dailypay_nb._auth import Token
+from dailypay_nb._token import Token
 
 SCALARS = st.one_of(
     st.none(),

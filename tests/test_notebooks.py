@@ -152,7 +152,7 @@ def check_token_frame(cell: Any, nb: Any) -> None:
         assert name in columns, (name, columns)
     token = rows[0][columns.index("token") + 1]  # the first cell of a row is the index
     assert token.startswith("••••••"), token
-    assert "sha256:" in token, token
+    assert "fp:" in token, token
 
 
 def check_timings_frame(cell: Any, nb: Any) -> None:

@@ -296,7 +296,7 @@ def test_access_allowed(operation_id: str, kind: str, granted: frozenset[str]) -
     ("operation_id", "kind", "granted", "message"),
     [
         ("listTransfers", "client", CC, r"needs a user token \(user:read\).*with_user_token"),
-        ("createTransfer", "client", CC, r"user:read_write.*as_user\(\)"),
+        ("createTransfer", "client", CC, r"user:read_write.*as_user\(session\)"),
         ("listJobs", "client", {"client:admin"}, "needs client scope client:lookup"),
         ("getHealth", "client", {"client:admin"}, "scope='client:admin health:read'"),
         ("listOrganizations", "user", {"user:read_write"}, "does not accept user tokens"),

@@ -319,7 +319,7 @@ def test_lost_write_response_replays_not_duplicates(user: tuple[Any, dp.Session]
     assert fast.transfers()["id"].isin(list(created)).sum() == 1
 
 
-@pytest.mark.parametrize("retry", [None, True], ids=["default", "retry-true"])
+@pytest.mark.parametrize("retry", [None, False], ids=["default", "retry-false"])
 def test_patch_without_key_is_not_retried(user: tuple[Any, dp.Session], retry: bool | None) -> None:
     """PATCH without an Idempotency-Key meeting a 503 is sent once and surfaces as ApiError."""
     h, session = user
@@ -330,6 +330,26 @@ def test_patch_without_key_is_not_retried(user: tuple[Any, dp.Session], retry: b
     assert info.value.status == 503
     assert_one_line(info.value)
     assert route_count(h, "PATCH /rest/people/{person_id}") == 1
+    assert list(api_rows(session)["attempt"]) == [1]
+
+
+def test_retry_true_retries_a_write_without_a_key(user: tuple[Any, dp.Session]) -> None:
+    """retry=True is the caller vouching that a write is safe to repeat: the 503 is retried."""
+    h, session = user
+    h.inject("/rest/people", method="PATCH", status=503, times=1)
+    body = {"data": {"type": "people", "id": h.data.person_id, "attributes": {"state_of_residence": "NJ"}}}
+    response = session.request("PATCH", f"/rest/people/{h.data.person_id}", json=body, retry=True)
+    assert response.status == 200
+    assert route_count(h, "PATCH /rest/people/{person_id}") == 2
+    assert list(api_rows(session)["attempt"]) == [1, 2]
+
+
+def test_retry_false_never_retries_a_get(user: tuple[Any, dp.Session]) -> None:
+    """retry=False sends a GET once, whatever the answer."""
+    h, session = user
+    h.inject("/rest/health", status=503, times=1)
+    with pytest.raises(dp.ApiError):
+        session.request("GET", "/rest/health", retry=False)
     assert list(api_rows(session)["attempt"]) == [1]
 
 

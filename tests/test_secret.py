@@ -27,7 +27,7 @@ def test_masked_in_every_rendering(caplog: pytest.LogCaptureFixture) -> None:
         caplog.text,
     ]
     assert all(VALUE not in text for text in renderings)
-    assert s.fingerprint.startswith("sha256:")
+    assert s.fingerprint.startswith("fp:")
 
 
 def test_reveal_is_the_only_way_out() -> None:

@@ -116,22 +116,71 @@ def test_undocumented_scope_warns() -> None:
     assert s.scope == ("client:admin", "custom:thing")
 
 
-def test_scope_warning_is_short_and_never_shows_the_secret() -> None:
-    """A secret pasted into DAILYPAY_SCOPE, or a huge value, gives a short warning without it."""
-    secret = "s3cret-pasted-into-the-scope"
-    with pytest.warns(UserWarning, match="does not document") as caught:
-        dp.load_settings(**{**CREDS, "client_secret": secret}, scope=f"health:read {secret}")
-    (message,) = [str(w.message) for w in caught]
-    assert secret not in message
-    assert "the client secret, masked" in message
+def test_scope_warning_is_short() -> None:
+    """A huge undocumented scope gives a short warning."""
     with pytest.warns(UserWarning, match="does not document") as caught:
         dp.load_settings(**CREDS, scope=" ".join(f"x{i}:" + "7" * 5000 for i in range(50)))
     (message,) = [str(w.message) for w in caught]
     assert len(message) < 500
     assert "and 45 more" in message
-    with pytest.raises(dp.SettingsError, match="masked") as info:
-        dp.load_settings(**{**CREDS, "client_secret": "abc,def-secret"}, scope="abc,def-secret")
-    assert "abc,def-secret" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("scope", "health:read {secret}"),
+        ("scope", "{secret}"),
+        ("client_id", "{secret}"),
+        ("token_url", "https://auth.example.com/oauth2/token?{secret}"),
+        ("api_url", "https://api.example.com/{secret}"),
+        ("environment", "{secret}"),
+    ],
+)
+def test_client_secret_in_another_setting_is_refused_masked(name: str, value: str) -> None:
+    """The client secret pasted into any other setting is a SettingsError that never shows it."""
+    secret = "s3cret-pasted-in-the-wrong-place"
+    with pytest.raises(dp.SettingsError, match="holds the client secret") as info:
+        dp.load_settings(**{**CREDS, "client_secret": secret, name: value.format(secret=secret)})
+    assert info.value.variable == "DAILYPAY_" + name.upper()
+    assert secret not in str(info.value)
+    assert secret[:8] not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://user:pa55word-in-url@auth.example.com/t",
+        "https://user:pa55word-in-url@/t",
+        " https://user:pa55word-in-url@auth.example.com/t",
+        "https://user:pa55word-in-url@auth.example.com:99999/t",
+        "https://user:pa55word-in-url@auth.example.com/t",
+    ],
+)
+def test_url_password_never_echoed(url: str) -> None:
+    """A URL with userinfo is refused, whatever else is wrong with it, without showing the password."""
+    with pytest.raises(dp.SettingsError) as info:
+        dp.load_settings(**CREDS, token_url=url)
+    assert "pa55word" not in str(info.value)
+
+
+def test_misspelt_variable_names_the_closest(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An unknown DAILYPAY_* name in the environment or .env is warned about with the nearest setting."""
+    monkeypatch.setenv("DAILYPAY_CLIENTID", "cid")
+    (tmp_path / ".env").write_text("DAILYPAY_SCOPES=health:read\n")
+    with pytest.warns(UserWarning, match="is not a dailypay_nb setting") as caught:
+        dp.load_settings(env_file=tmp_path / ".env")
+    messages = " ".join(str(w.message) for w in caught)
+    assert "DAILYPAY_CLIENTID in the environment" in messages
+    assert "did you mean DAILYPAY_CLIENT_ID?" in messages
+    assert "DAILYPAY_SCOPES in " in messages
+    assert "did you mean DAILYPAY_SCOPE?" in messages
+
+
+def test_api_url_ending_in_rest_is_normalised() -> None:
+    """An API URL ending in /rest would make every call /rest/rest/...: it is dropped, with a warning."""
+    with pytest.warns(UserWarning, match="ends in /rest"):
+        settings = dp.load_settings(**CREDS, api_url="https://api.dailypayuat.com/rest/")
+    assert settings.api_url == "https://api.dailypayuat.com"
 
 
 def test_unknown_keyword() -> None:

@@ -125,8 +125,11 @@ def test_200_without_access_token(sandbox: Any, connect_to: Any) -> None:
         connect_to(sandbox).token()
 
 
-def test_timeout_names_url_and_environment(sandbox: Any, connect_to: Any) -> None:
-    """A slow token endpoint times out with a TokenTransportError naming the URL and environment."""
+def test_timeout_names_url_and_environment(fresh_sandbox: Any, connect_to: Any) -> None:
+    """A slow token endpoint times out with a TokenTransportError naming the URL and environment.
+
+    A private sandbox: the abandoned request still completes there after the test."""
+    sandbox = fresh_sandbox
     sandbox.inject("/oauth2/token", delay_ms=1500, times=1)
     session = connect_to(sandbox, timeout=0.3, retry_attempts=1)  # a retry would get the token
     with pytest.raises(dp.TokenTransportError) as info:
@@ -162,19 +165,19 @@ def test_refused_connection(connect_to: Any) -> None:
     assert session.timings["error"].str.startswith("ConnectError").all()
 
 
-def test_expiry_with_skew_refetches(connect_to: Any) -> None:
-    """A token is reused until expires_at minus the skew, then fetched anew."""
-    from dailypay_nb import sandbox as sb
-
-    with sb.start(token_ttl=3) as h:
-        session = connect_to(h, token_skew=1.5)
-        first = session.token()
-        assert session.token() is first
-        time.sleep(1.6)  # 3 s TTL - 1.5 s skew: stale now, though not yet expired
-        assert not first.expired
-        second = session.token()
-        assert second is not first
-        assert h.stats()["token_requests"] == 2
+def test_expiry_with_skew_refetches(sandbox: Any, connect_to: Any) -> None:
+    """A token is reused until expires_at minus the skew, then fetched anew (injected clock)."""
+    now = [time.time() - 100_000]  # before the sandbox's created_at: our clock alone decides
+    session = connect_to(sandbox, token_skew=60)
+    session._provider.clock = lambda: now[0]
+    first = session.token()  # the sandbox's tokens live 3600 s
+    now[0] += 3600 - 61
+    assert session.token() is first
+    now[0] += 2  # 59 s left: inside the skew, not yet expired
+    assert not first.expired
+    second = session.token()
+    assert second is not first
+    assert sandbox.stats()["token_requests"] == 2
 
 
 def test_token_without_expires_in_uses_default_ttl(sandbox: Any, connect_to: Any) -> None:

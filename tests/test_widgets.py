@@ -81,8 +81,8 @@ def synced_states(widget: Any, seen: set[int] | None = None) -> list[str]:
 def assert_clean(form: TokenForm, wire: list[str], *values: str | Secret | None) -> None:
     """Neither the synced state of any widget of the form nor any message sent holds a value."""
     texts = [v.reveal() if isinstance(v, Secret) else v for v in values if v]
-    if form.token is not None:
-        texts.append(form.token.access_token.reveal())
+    if form.current_token is not None:
+        texts.append(form.current_token.access_token.reveal())
     states = synced_states(form.widget)
     assert len(states) > 30  # the walk really went through the tree
     for text in texts:
@@ -189,7 +189,7 @@ def test_clock_and_phases_text() -> None:
     """The countdown and the timing line read well."""
     from datetime import datetime, timedelta, timezone
 
-    from dailypay_nb._auth import Token
+    from dailypay_nb._token import Token
 
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
     token = Token(Secret("t"), "bearer", ("a",), ("a",), 3600, now, now + timedelta(seconds=3725))
@@ -227,7 +227,7 @@ def test_placeholders_and_sources(tmp_path: Path) -> None:
     assert logic.secret_placeholder(base, "uat", None) == f"from .env ({env.resolve()}); type to override"
     assert "demo secret" in logic.secret_placeholder(base, "sandbox", None)
     assert "PRODUCTION client secret" in logic.secret_placeholder(base, "production", None)
-    assert "sha256:" in logic.secret_placeholder(base, "uat", Secret("typed"))
+    assert "fp:" in logic.secret_placeholder(base, "uat", Secret("typed"))
 
 
 # -- the form against a sandbox --------------------------------------------------------------
@@ -280,7 +280,7 @@ def test_get_token_success(sandbox: Any, wire: list[str], forms: list[TokenForm]
     assert_clean(form, wire, sandbox.client_secret)
     form._get.click()
     token = form.wait(WAIT)
-    assert token is form.token
+    assert token is form.current_token
     assert form.error is None
     text = status(form)
     assert "Token obtained from sandbox" in text
@@ -319,11 +319,11 @@ def test_invalid_client_then_recovery(sandbox: Any, wire: list[str], forms: list
     form = make(forms, settings_for(sandbox))
     type_secret(form, WRONG)
     assert form._secret.value == ""
-    assert "sha256:" in form._secret.placeholder
+    assert "fp:" in form._secret.placeholder
     assert_clean(form, wire, WRONG, sandbox.client_secret)
     form._get.click()
     assert form.wait(WAIT) is None
-    assert form.token is None
+    assert form.current_token is None
     assert isinstance(form.error, TokenError)
     assert form.error.error == "invalid_client"
     text = status(form)
@@ -398,7 +398,7 @@ def test_timeout_shows_busy_then_error(fresh_sandbox: Any, wire: list[str], form
     assert "waiting 0 s" in form._clock.value
     assert form.wait(WAIT) is None
     assert isinstance(form.error, TokenTransportError)
-    assert "token request timed out after 0.4s" in status(form)
+    assert "timed out after 0.4s" in status(form)
     assert "→ check DAILYPAY_TOKEN_URL" in status(form)
     assert not form.busy
     assert not form._get.disabled
@@ -545,7 +545,7 @@ def test_nbclient_notebook_saves_no_secret(tmp_path: Path, monkeypatch: pytest.M
         nb, timeout=60, kernel_name=kernel, resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
     text = nbformat.writes(nb)
-    assert "Token(bearer •••••• (sha256:" in text
+    assert "Token(bearer •••••• (fp:" in text
     assert "Token obtained from sandbox" in text  # the status is in the saved widget state, masked
     assert dp.sandbox.DEMO_CLIENT_SECRET not in text
     assert not re.search(r"dpo_[0-9a-f]{12,}", text)

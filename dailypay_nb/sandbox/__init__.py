@@ -13,7 +13,7 @@ from __future__ import annotations
 import atexit
 import threading
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ._constants import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_SCOPES
 
@@ -25,12 +25,14 @@ __all__ = [
     "DEMO_CLIENT_SECRET",
     "DEMO_SCOPES",
     "Sandbox",
+    "as_user",
     "find",
     "main",
     "shared",
     "start",
 ]
 
+S = TypeVar("S")
 _shared: Sandbox | None = None
 _shared_lock = threading.Lock()
 
@@ -77,6 +79,19 @@ def find(url: str) -> Sandbox | None:
     from ._handle import find as _find
 
     return _find(url)
+
+
+def as_user(session: S, person_id: str | None = None, scope: str = "user:read_write") -> S:
+    """A session acting as one of the sandbox's people: `session`'s kind, connections and timings,
+    holding a user token minted by the sandbox (embedded, or another process's over HTTP).
+
+    The one bridge from the sandbox to the client side: it only calls `session`'s public
+    `with_user_token`, and real environments issue user tokens through DailyPay's
+    authorization-code flow instead.
+    """
+    from ._as_user import as_user as _as_user
+
+    return _as_user(session, person_id, scope)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 from traitlets import Unicode
 
-from .._auth import Token
-from .._client import Session, connect
 from .._config import CLIENT_SCOPES, Settings
 from .._exceptions import DailyPayError
 from .._secret import Secret
+from .._session import Session, connect
+from .._token import Token
 from . import _logic as logic
 
 if TYPE_CHECKING:
@@ -398,7 +398,7 @@ class TokenForm:
         return self._session
 
     @property
-    def token(self) -> Token | None:
+    def current_token(self) -> Token | None:
         """The token of the latest successful submit (masked when shown); None after a failure."""
         return self._token
 

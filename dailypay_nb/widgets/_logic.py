@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
+import secrets
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,13 +18,14 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .._config import CLIENT_SCOPES, KNOWN_SCOPES, Settings, load_settings
-from .._exceptions import ApiError, DailyPayError, SettingsError, TokenError, redact
+from .._exceptions import ApiError, DailyPayError, SettingsError, TokenError
+from .._redact import redact
 from .._secret import Secret
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .._auth import Token
+    from .._token import Token
 
 __all__ = [
     "ENVIRONMENT_CHOICES",
@@ -131,7 +133,9 @@ def base_settings(settings: Settings | None, overrides: Mapping[str, Any]) -> Se
             name = _MISSING.get(exc.variable)
             if name is None or name in stand_ins or name in overrides:
                 raise
-            stand_ins[name] = "missing"  # passes validation; replaced by an empty value below
+            # passes validation; replaced by an empty value below. Random, because every client
+            # secret is remembered by the redactor: a word would be masked in every text.
+            stand_ins[name] = f"stand-in-{secrets.token_hex(12)}"
     if not stand_ins:
         return loaded
     sources = {**loaded.sources, **dict.fromkeys(stand_ins, "missing")}

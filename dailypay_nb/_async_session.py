@@ -1,0 +1,91 @@
+"""`AsyncSession`: the asyncio driver of the shared request flow, and `connect_async()`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ._base import SessionBase
+from ._config import Settings
+from ._deadline import Deadline, running
+from ._embedded import prepare
+from ._explorer import AsyncExplorer
+from ._flow import Call, Outcome, aexchange, arun
+from ._response import ApiResponse
+from ._token import Token
+
+__all__ = ["AsyncSession", "connect_async"]
+
+
+class AsyncSession(AsyncExplorer, SessionBase):
+    """An asyncio DailyPay session. Build it with `await dp.connect_async()`."""
+
+    _client: httpx.AsyncClient
+
+    def __init__(
+        self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, **kw: Any
+    ) -> None:
+        super().__init__(settings, **kw)
+        self._client = self._new_client(httpx.AsyncClient, transport or httpx.AsyncHTTPTransport())
+        self._owns_client = True
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        endpoint: str | None = None,
+        retry: bool | None = None,
+        raise_for_status: bool = True,
+        deadline: float | None = None,
+    ) -> ApiResponse:
+        """Async `Session.request` (same arguments, retries, deadline and errors)."""
+        call = self._call(
+            method,
+            path,
+            params=params,
+            json=json,
+            headers=headers,
+            endpoint=endpoint,
+            retry=retry,
+            raise_for_status=raise_for_status,
+            deadline=deadline,
+        )
+        return await arun(call, self._send)
+
+    async def _send(self, call: Call[Any]) -> Outcome:
+        return await aexchange(self._client, call)
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> ApiResponse:
+        """Async `Session.get`."""
+        return await self.request("GET", path, params=params, **kw)
+
+    async def atoken(self, force: bool = False, *, deadline: float | None = None) -> Token:
+        """`token()` without blocking the event loop."""
+        with running(Deadline(self.settings.deadline if deadline is None else deadline)):
+            return await self._provider.aget(force=force)
+
+    async def aclose(self) -> None:
+        """Close the connections (the API client and, if this session owns it, the token client)."""
+        if self._owns_client:
+            await self._client.aclose()
+        if self._owns_provider:
+            self._provider.close()
+
+    async def __aenter__(self) -> AsyncSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+async def connect_async(settings: Settings | None = None, **overrides: Any) -> AsyncSession:
+    """An `AsyncSession`, like `connect()`; starting the sandbox happens off the event loop."""
+    ready, handle = await asyncio.to_thread(prepare, settings, overrides)
+    return AsyncSession(ready, sandbox=handle)

@@ -1,0 +1,394 @@
+"""What `Session` and `AsyncSession` share: settings, tokens, timings, frames and request building.
+
+Strictly private. Everything but sending lives here; `ApiCall` holds one API request and what
+its outcomes mean (see `_flow`), so both sessions make the same decisions by construction.
+"""
+
+from __future__ import annotations
+
+import html
+import json as _json
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from ._auth import ClientCredentialsAuth, StaticTokenAuth, origin
+from ._config import Settings
+from ._deadline import Deadline, guard
+from ._exceptions import ApiError, ApiTransportError, ArgumentError
+from ._flow import Answer, Call, Failure, masked_url
+from ._provider import TokenProvider
+from ._redact import REDACTOR
+from ._response import ApiResponse
+from ._retry import RETRY_STATUSES
+from ._secret import Secret
+from ._timings import COLUMNS, META, RecordingTransport, TimingRecorder
+from ._token import Token
+from ._version import __version__
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["JSONAPI", "ApiCall", "SessionBase"]
+
+JSONAPI = "application/vnd.api+json"
+#: Retried without an Idempotency-Key. Not PUT or DELETE: they are writes, and a DELETE whose
+#: answer was lost would be re-sent and end in a 404 for an account that was in fact deleted.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+_URL_CACHE_SIZE = 1024
+S = TypeVar("S", bound="SessionBase")
+C = TypeVar("C", httpx.Client, httpx.AsyncClient)
+
+
+class ApiCall(Call[ApiResponse]):
+    """One API request: built and checked here, judged by `Call`, finished into an `ApiResponse`."""
+
+    def __init__(
+        self,
+        session: SessionBase,
+        request: httpx.Request,
+        *,
+        retry: bool | None,
+        raise_for_status: bool,
+        deadline: float | None,
+    ) -> None:
+        s = session.settings
+        keyed = "idempotency-key" in request.headers
+        allowed = retry if retry is not None else (request.method in _IDEMPOTENT or keyed)
+        super().__init__(
+            deadline=Deadline(s.deadline if deadline is None else deadline),
+            limit=s.max_response_bytes,
+            attempts=s.retry_attempts,
+            retry_timeout=s.retry_timeout,
+            retry=allowed,
+        )
+        self.request = request
+        self.auth = session._auth
+        self.environment = s.environment
+        self.raise_for_status = raise_for_status
+        self._statuses = RETRY_STATUSES | {409} if keyed else RETRY_STATUSES
+
+    def retry_statuses(self) -> frozenset[int]:
+        return self._statuses
+
+    def finish(self) -> ApiResponse:
+        request, last = self.request, self.last
+        meta = request.extensions[META]
+        row = meta.get("row")
+        timing = dict(zip(COLUMNS, row, strict=True)) if row else None
+        tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
+        if isinstance(last, Failure):
+            raise ApiTransportError(
+                f"{request.method} {request.url.path}: {last.cause} "
+                f"({self.environment}, {request.url.host}){tries}",
+                method=request.method,
+                url=masked_url(request.url),
+                timing=timing,
+                attempts=self.attempts,
+                hint=_transport_hint(self.environment, last),
+            )
+        assert isinstance(last, Answer)
+        result = ApiResponse(
+            status=last.status,
+            headers=last.response.headers,
+            body=last.body,
+            method=request.method,
+            url=str(request.url),
+            endpoint=row[4] if row else meta.get("endpoint"),
+            timing=timing,
+        )
+        if refused := self.refused_retry():
+            raise result.error(note=refused)
+        if self.raise_for_status:
+            result.raise_for_status()
+        return result
+
+
+def _transport_hint(environment: str, failure: Failure) -> str:
+    if "deadline" in failure.cause:
+        return "the server is slow or stalled; raise DAILYPAY_DEADLINE (or pass deadline=) if it is just slow"
+    if "max_response_bytes" in failure.cause:
+        return "raise DAILYPAY_MAX_RESPONSE_BYTES if the answer is legitimately this large"
+    if environment == "sandbox":
+        return (
+            "is the sandbox running? (dailypay-nb sandbox, or connect() with no settings for an embedded one)"
+        )
+    return "check DAILYPAY_API_URL, your network and proxy settings"
+
+
+class SessionBase:
+    """What sync and async sessions share: everything but sending."""
+
+    _client: httpx.Client | httpx.AsyncClient
+    _owns_client: bool
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sandbox: Any = None,
+        provider: TokenProvider | None = None,
+        recorder: TimingRecorder | None = None,
+        user_token: Secret | None = None,
+        user_scope: tuple[str, ...] = (),
+    ) -> None:
+        self.settings = settings
+        #: The sandbox handle when this session runs against the embedded sandbox, else None.
+        self.sandbox = sandbox
+        if recorder is None:
+            recorder = TimingRecorder(settings.timings_buffer)
+            recorder.endpoint_for = _endpoint_lookup()
+        self._recorder = recorder
+        self._owns_provider = provider is None
+        self._provider = provider or TokenProvider(settings, recorder)
+        self._cc_auth = ClientCredentialsAuth._of(self._provider, settings)
+        self._user_token = user_token
+        self._user_scope = user_scope
+        if user_token is not None:
+            REDACTOR.add(user_token)
+        self._auth: httpx.Auth = (
+            StaticTokenAuth(user_token, settings.api_url) if user_token else self._cc_auth
+        )
+        self._api_origin = origin(settings.api_url or "http://invalid")
+        self._headers = {
+            "Accept": JSONAPI,
+            "DailyPay-API-Version": str(settings.api_version),
+            "User-Agent": f"dailypay_nb/{__version__} httpx/{httpx.__version__}",
+        }
+        self._urls: dict[str, httpx.URL] = {}  # path -> absolute URL, origin checked
+
+    def _new_client(self, cls: type[C], transport: httpx.BaseTransport | httpx.AsyncBaseTransport) -> C:
+        guard(transport)
+        client = cls(
+            transport=RecordingTransport(transport, self._recorder, "api"),
+            auth=self._cc_auth,
+            headers=self._headers,
+            base_url=self.settings.api_url or "",
+            timeout=self.settings.timeout,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
+        )
+        # Not through the public `cookies` setter: it would copy the jar into a plain httpx.Cookies.
+        client._cookies = _Cookies(client.cookies.jar)
+        return client
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    @property
+    def auth(self) -> httpx.Auth:
+        """An `httpx.Auth` that attaches this session's token; usable with any httpx client.
+
+        It sends the token to this session's API origin only; requests elsewhere go without it.
+        """
+        return self._auth
+
+    def token(self, force: bool = False, *, deadline: float | None = None) -> Token:
+        """The client-credentials token: cached while fresh; `force=True` fetches a new one."""
+        return self._provider.get(force=force, deadline=Deadline(deadline) if deadline else None)
+
+    @property
+    def current_token(self) -> Token | None:
+        """The cached client-credentials token while it is fresh, else None (never fetches)."""
+        return self._provider.cached()
+
+    @property
+    def token_kind(self) -> str:
+        """ "client" for a client-credentials session, "user" after `with_user_token`."""
+        return "user" if self._user_token is not None else "client"
+
+    @property
+    def granted_scopes(self) -> frozenset[str]:
+        """Scopes of the token held (or requested, before the first token)."""
+        if self._user_token is not None:
+            return frozenset(self._user_scope)
+        token = self._provider.cached() or (self._provider.history[-1] if self._provider.history else None)
+        return frozenset(token.granted_scope if token else self.settings.scope)
+
+    def with_user_token(self: S, token: str | Secret, scope: str = "user:read_write") -> S:
+        """A session of the same kind, sharing connections and timings, that sends a user token."""
+        clone = type(self).__new__(type(self))
+        SessionBase.__init__(
+            clone,
+            self.settings,
+            sandbox=self.sandbox,
+            provider=self._provider,
+            recorder=self._recorder,
+            user_token=token if isinstance(token, Secret) else Secret(token, label="user_token"),
+            user_scope=tuple(scope.split()),
+        )
+        clone._client = self._client
+        clone._owns_client = clone._owns_provider = False
+        return clone
+
+    # -- frames ------------------------------------------------------------------------------
+
+    @property
+    def tokens(self) -> pd.DataFrame:
+        """One row per token obtained (masked), oldest first."""
+        from ._frames import tokens_frame
+
+        return tokens_frame(self._provider.history)
+
+    @property
+    def timings(self) -> pd.DataFrame:
+        """One row per HTTP exchange (token and API, each attempt), with phase timings."""
+        from ._frames import timings_frame
+
+        return timings_frame(self._recorder.rows())
+
+    def timing_summary(self, by: str | list[str] = "endpoint") -> pd.DataFrame:
+        """Count, error rate and latency percentiles of the timings, grouped by `by`."""
+        from ._frames import timing_summary
+
+        return timing_summary(self.timings, by=by)
+
+    def clear_timings(self) -> None:
+        """Forget the recorded timings (tokens are kept)."""
+        self._recorder.clear()
+
+    # -- building requests -------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        endpoint: str | None = None,
+        retry: bool | None = None,
+        raise_for_status: bool = True,
+        deadline: float | None = None,
+    ) -> ApiCall:
+        request = self._build(method, path, params, json, headers, endpoint)
+        return ApiCall(self, request, retry=retry, raise_for_status=raise_for_status, deadline=deadline)
+
+    def _build(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        endpoint: str | None,
+    ) -> httpx.Request:
+        method = method.upper()
+        # The client already carries self._headers; only what differs is sent per request.
+        extra: dict[str, str] = {}
+        if path.endswith("/health"):
+            extra["Accept"] = "application/json"
+        content = None
+        if json is not None:
+            content = _json.dumps(json).encode()
+            extra["Content-Type"] = JSONAPI
+        if headers:
+            extra.update(headers)
+        url = self._urls.get(path) or self._resolve(method, path)
+        meta: dict[str, Any] = {"kind": "api"}
+        if endpoint:
+            meta["endpoint"] = endpoint
+        try:
+            return self._client.build_request(
+                method, url, params=params, content=content, headers=extra or None, extensions={META: meta}
+            )
+        except (httpx.InvalidURL, ValueError, TypeError, AttributeError) as exc:
+            problem = REDACTOR.redact(exc, limit=120)
+        raise ArgumentError(
+            f"{method} {REDACTOR.redact(path, limit=80)!r}: the query parameters are not usable: {problem}",
+            hint="give params as a dict of strings, numbers or lists of them",
+        )
+
+    def _resolve(self, method: str, path: str) -> httpx.URL:
+        """The absolute URL of `path`, checked to be this session's API; cached per path.
+
+        httpx would otherwise join and re-parse base URL and path on every request (~20 µs).
+        """
+        shown = REDACTOR.redact(path, limit=80)
+        try:
+            url = self._client.build_request(method, path).url
+        except (httpx.InvalidURL, ValueError) as exc:
+            problem = REDACTOR.redact(exc, limit=120)
+        else:
+            problem = ""
+        if problem:
+            raise ArgumentError(
+                f"{method} {shown!r} is not a usable URL path: {problem}",
+                hint="pass a path such as /rest/jobs; give ids and filters as arguments",
+            )
+        if url.userinfo:
+            raise ArgumentError(
+                f"{method} {shown!r}: the URL carries credentials (user:password@); nothing was sent",
+                hint="pass a path such as /rest/jobs; the session authenticates with its token",
+            )
+        if origin(url) != self._api_origin:
+            # An absolute URL elsewhere (a pasted link, a `links.next` from a body) would get our token.
+            api = httpx.URL(self.settings.api_url or "")
+            raise ApiError(
+                f"{method} {masked_url(url.copy_with(path='/'))}: not this session's API "
+                f"({api.scheme}://{api.netloc.decode('ascii', 'replace')}); nothing was sent",
+                method=method,
+                url=masked_url(url),
+                hint="pass a path such as /rest/jobs; for other hosts use your own httpx client",
+            )
+        if len(self._urls) < _URL_CACHE_SIZE:
+            self._urls[path] = url
+        return url
+
+    # -- display -----------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        if self._user_token is not None:
+            state = self._user_token.fingerprint
+        else:
+            token = self._provider.cached()
+            state = token.fingerprint if token else "no token yet"
+        return (
+            f"{type(self).__name__}({self.settings.environment}, api={self.settings.api_url}, "
+            f"client_id={self.settings.client_id!r}, {self.token_kind} token: {state}, "
+            f"{len(self._recorder)} timings)"
+        )
+
+    def _repr_html_(self) -> str:
+        s = self.settings
+        if self._user_token is not None:
+            scope, held = " ".join(self._user_scope), self._user_token.masked
+        else:
+            token = self._provider.cached()
+            scope = s.scope_string
+            held = f"{token.access_token.masked}, {token.seconds_left:.0f}s left" if token else "none yet"
+        rows = [
+            ("environment", s.environment + (" (embedded sandbox)" if self.sandbox else "")),
+            ("API", s.api_url or ""),
+            ("token URL", s.token_url or ""),
+            ("client id", s.client_id),
+            ("client secret", s.client_secret.masked),
+            ("scope", scope),
+            ("token", held),
+            ("token kind", self.token_kind),
+            ("timings recorded", str(len(self._recorder))),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows
+        )
+        return f"<table><caption>{type(self).__name__}</caption>{body}</table>"
+
+
+def _endpoint_lookup() -> Callable[[str, str], str | None]:
+    from ._operations import endpoint_for
+
+    return endpoint_for
+
+
+class _Cookies(httpx.Cookies):
+    """httpx's jar, but it looks for cookies only in responses that set one.
+
+    httpx builds a urllib request and an email message for every response to extract cookies
+    (~18 µs, more than recording the timings costs); the API authenticates with bearer tokens and
+    rarely sets any.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)

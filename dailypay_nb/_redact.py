@@ -1,0 +1,260 @@
+"""The redactor: every secret this process holds, in every form the client puts it on the wire.
+
+Strictly private. Sessions register their client secret (with the client id, for the
+`client_secret_basic` pair) and every token as it is issued; `redact()` is then applied to
+every string that comes from a server (error bodies and their members, header values, reason
+phrases, transport error texts) before it is stored or shown, and to log records of httpx,
+httpcore, stamina and dailypay_nb. What it masks:
+
+- each known secret in every wire form: raw, percent-encoded once or twice (`quote` with and
+  without `/`, `quote_plus`, either hex case), JSON- and HTML-escaped, base64 (standard and
+  URL-safe), and the `client_secret_basic` pair `id:secret` raw, form-encoded and base64;
+- any fragment of 8 or more characters of any of those forms (a server may cut, wrap or
+  prefix what it echoes);
+- credential-looking text for secrets it does not know (`access_token=…`, `Bearer …`);
+
+then it folds control characters and whitespace runs into one space and only then shortens
+the text, so a cut never leaves part of a secret behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from ._secret import MASK, Secret
+
+__all__ = ["FRAGMENT", "REDACTOR", "Redactor", "redact", "redact_tree"]
+
+#: The shortest fragment of a secret that is masked wherever it appears.
+FRAGMENT = 8
+#: Forms shorter than FRAGMENT are masked only as whole words; shorter than this, not at all
+#: (masking "x" everywhere would destroy every text, and protects nothing).
+_SHORTEST = 4
+#: Values remembered (oldest forgotten first): client secrets and the latest tokens.
+_MAX_VALUES = 512
+#: Values checked in 2xx bodies (the latest ones: what a server could echo right now).
+_LIVE = 16
+
+_SECRETISH = re.compile(
+    r"(?i)(access_token|refresh_token|id_token|client_secret|secret|password|authorization|api[_-]?key)"
+    r"(\"?\s*[:=]\s*\"?)(bearer\s+|basic\s+)?[^\s\"&,;}]+"
+)
+_SCHEME_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
+_BLANKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+#: Text with nothing the credential patterns could match (a request id, a status word).
+_PLAIN = re.compile(r"[0-9A-Za-z._-]{0,80}")
+
+
+def _lower_hex(text: str) -> str:
+    return _PERCENT.sub(lambda m: m.group().lower(), text)
+
+
+def _b64(text: str) -> tuple[str, ...]:
+    raw = text.encode("utf-8", "surrogatepass")
+    std = base64.b64encode(raw).decode("ascii")
+    url = base64.urlsafe_b64encode(raw).decode("ascii")
+    return std, url, std.rstrip("="), url.rstrip("=")
+
+
+def wire_forms(value: str, client_id: str = "") -> frozenset[str]:
+    """Every form in which `value` (and, with a client id, the Basic pair) can travel."""
+    forms = {value, html.escape(value), json.dumps(value)[1:-1], json.dumps(value)[1:-1].replace("/", "\\/")}
+    for encode in (lambda s: quote(s, safe=""), quote, quote_plus):
+        once = encode(value)
+        twice = encode(once)
+        forms |= {once, twice, _lower_hex(once), _lower_hex(twice)}
+    forms.update(_b64(value))
+    if client_id:
+        for pair in (f"{quote_plus(client_id)}:{quote_plus(value)}", f"{client_id}:{value}"):
+            forms.add(pair)
+            forms.update(_b64(pair))
+    return frozenset(f for f in forms if f)
+
+
+class Redactor:
+    """Masks known secrets (and credential-looking text) in untrusted strings; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
+        self._grams: dict[str, int] = {}  # fragment -> how many registered forms contain it
+        self._short: re.Pattern[str] | None = None  # forms shorter than FRAGMENT, as whole words
+        self._live: tuple[bytes, ...] = ()  # raw and JSON forms of the latest values, for bodies
+
+    def add(self, value: Secret | str | None, *, client_id: str = "") -> None:
+        """Remember `value` (a client secret with its client id, or a token) from now on."""
+        raw = value.reveal() if isinstance(value, Secret) else value
+        if not raw:
+            return
+        key = (raw, client_id)
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return
+            forms = wire_forms(raw, client_id)
+            self._values[key] = forms
+            self._index(forms, +1)
+            while len(self._values) > _MAX_VALUES:
+                self._index(self._values.popitem(last=False)[1], -1)
+            self._refresh()
+
+    def _index(self, forms: Iterable[str], delta: int) -> None:
+        grams = self._grams
+        for form in forms:
+            for i in range(len(form) - FRAGMENT + 1):
+                gram = form[i : i + FRAGMENT]
+                count = grams.get(gram, 0) + delta
+                if count > 0:
+                    grams[gram] = count
+                else:
+                    grams.pop(gram, None)
+
+    def _refresh(self) -> None:
+        short = {f for forms in self._values.values() for f in forms if _SHORTEST <= len(f) < FRAGMENT}
+        alternatives = "|".join(re.escape(f) for f in sorted(short, key=len, reverse=True))
+        self._short = re.compile(rf"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])") if short else None
+        latest = list(self._values)[-_LIVE:]
+        self._live = tuple(
+            {
+                form.encode("utf-8", "surrogatepass")
+                for raw, _ in latest
+                for form in (raw, json.dumps(raw)[1:-1])
+                if len(form) >= FRAGMENT  # a shorter value would corrupt ordinary data
+            }
+        )
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, str) and any(value == raw for raw, _ in list(self._values))
+
+    # -- masking -----------------------------------------------------------------------------
+
+    def redact(self, text: object, limit: int | None = 200) -> str:
+        """`text` with every secret masked, blanks folded, then cut to `limit` characters."""
+        if text is None:
+            return ""
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        elif not isinstance(text, str):
+            text = str(text)
+        if _PLAIN.fullmatch(text):  # the common case on the per-request path: only known secrets
+            text = self._mask_known(text)
+            return text if limit is None or len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+        if limit is not None and len(text) > 8 * limit + 64:
+            text = text[: 8 * limit + 64]  # bounded work; a secret cut here is caught as a fragment
+        text = _USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+        text = _SECRETISH.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+        text = _SCHEME_CREDENTIAL.sub(lambda m: f"{m.group(1)} {MASK}", text)
+        text = self._mask_known(text)
+        text = _BLANKS.sub(" ", text).strip()
+        if limit is not None and len(text) > limit:
+            text = text[: max(limit - 1, 0)] + "…"
+        return text
+
+    __call__ = redact
+
+    def _mask_known(self, text: str) -> str:
+        if self._short is not None:
+            text = self._short.sub(MASK, text)
+        grams = self._grams
+        if not grams or len(text) < FRAGMENT:
+            return text
+        spans: list[list[int]] = []
+        for i in range(len(text) - FRAGMENT + 1):
+            if text[i : i + FRAGMENT] in grams:
+                if spans and i <= spans[-1][1]:
+                    spans[-1][1] = i + FRAGMENT
+                else:
+                    spans.append([i, i + FRAGMENT])
+        if not spans:
+            return text
+        out, last = [], 0
+        for start, end in spans:
+            out += [text[last:start], MASK]
+            last = end
+        out.append(text[last:])
+        return "".join(out)
+
+    def scrub_body(self, body: bytes) -> bytes:
+        """A 2xx body with the latest secrets (raw or JSON-escaped) masked: cheap, per response."""
+        for form in self._live:
+            if form in body:
+                body = body.replace(form, MASK.encode())
+        return body
+
+
+#: Deeper than this, a redacted JSON value is cut (a server can nest thousands of levels).
+MAX_DEPTH = 64
+
+
+def redact_tree(value: Any, limit: int | None = 2000, depth: int = 0) -> Any:
+    """A parsed JSON value (dicts, lists, strings) with every string key and value redacted."""
+    if isinstance(value, str):
+        return REDACTOR.redact(value, limit=limit)
+    if isinstance(value, (dict, list, tuple)) and depth >= MAX_DEPTH:
+        return "…"
+    if isinstance(value, dict):
+        return {
+            REDACTOR.redact(str(k), limit=200): redact_tree(v, limit, depth + 1) for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact_tree(v, limit, depth + 1) for v in value]
+    return value
+
+
+#: The one redactor of this process: every session registers its secrets here.
+REDACTOR = Redactor()
+
+
+def redact(text: object, *secrets: str | Secret | None, limit: int | None = 200) -> str:
+    """Mask every secret of this process in `text` (plus `secrets`, remembered from now on)."""
+    for value in secrets:
+        REDACTOR.add(value)
+    return REDACTOR.redact(text, limit=limit)
+
+
+class _RedactRecords(logging.Filter):
+    """Redacts a log record's message, arguments and extra string attributes in place."""
+
+    _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: show its template only
+            message = str(record.msg)
+        record.msg, record.args = REDACTOR.redact(message, limit=None), None
+        for name, value in list(vars(record).items()):
+            if name not in self._STANDARD and isinstance(value, str):
+                setattr(record, name, REDACTOR.redact(value, limit=None))
+            elif name not in self._STANDARD and isinstance(value, BaseException):
+                setattr(record, name, REDACTOR.redact(repr(value), limit=None))
+        return True
+
+
+#: Loggers that may carry server text or request details (a filter applies to the records of
+#: the logger it is attached to, so each one that logs is named).
+LOGGERS = (
+    "dailypay_nb",
+    "stamina",
+    "httpx",
+    "httpcore.connection",
+    "httpcore.connection_pool",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+_FILTER = _RedactRecords()
+for _name in LOGGERS:
+    logging.getLogger(_name).addFilter(_FILTER)

@@ -1,0 +1,118 @@
+"""`Session`: the synchronous driver of the shared request flow, and `connect()`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ._base import SessionBase
+from ._config import Settings
+from ._embedded import prepare
+from ._explorer import SyncExplorer
+from ._flow import Call, Outcome, exchange, run
+from ._response import ApiResponse
+
+if TYPE_CHECKING:
+    from ._bench import BenchRun
+
+__all__ = ["Session", "connect"]
+
+
+class Session(SyncExplorer, SessionBase):
+    """A synchronous DailyPay session. Build it with `dp.connect()`."""
+
+    _client: httpx.Client
+
+    def __init__(
+        self, settings: Settings, *, transport: httpx.BaseTransport | None = None, **kw: Any
+    ) -> None:
+        super().__init__(settings, **kw)
+        self._client = self._new_client(httpx.Client, transport or httpx.HTTPTransport())
+        self._owns_client = True
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        endpoint: str | None = None,
+        retry: bool | None = None,
+        raise_for_status: bool = True,
+        deadline: float | None = None,
+    ) -> ApiResponse:
+        """Send one API request and return its `ApiResponse`.
+
+        Retries 429/5xx answers and connection failures for GETs and for writes with an
+        `Idempotency-Key` (`retry=True` allows them for any request, `retry=False` for none),
+        all within `deadline` seconds (default `settings.deadline`). Raises `ApiError` for a
+        non-2xx answer unless `raise_for_status=False`, `ApiTransportError` when no answer came.
+        """
+        call = self._call(
+            method,
+            path,
+            params=params,
+            json=json,
+            headers=headers,
+            endpoint=endpoint,
+            retry=retry,
+            raise_for_status=raise_for_status,
+            deadline=deadline,
+        )
+        return run(call, self._send)
+
+    def _send(self, call: Call[Any]) -> Outcome:
+        return exchange(self._client, call)
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> ApiResponse:
+        """GET `path` (e.g. "/rest/jobs") and return an `ApiResponse`."""
+        return self.request("GET", path, params=params, **kw)
+
+    def bench(
+        self,
+        target: str | Callable[..., Any] = "/rest/health",
+        n: int = 100,
+        concurrency: int = 1,
+        warmup: int = 5,
+        progress: bool = True,
+        params: Mapping[str, Any] | None = None,
+    ) -> BenchRun:
+        """Run `n` requests with `concurrency` in flight and return their timings and summary.
+
+        `target` is a path to GET, or a callable: `async def f(session)` receives an
+        `AsyncSession` sharing this session's token and timings; a plain function is called
+        with no arguments in a worker thread. Runs on its own event loop, so it works inside
+        Jupyter's running loop too.
+        """
+        from ._bench import bench
+
+        return bench(
+            self, target, n=n, concurrency=concurrency, warmup=warmup, progress=progress, params=params
+        )
+
+    def close(self) -> None:
+        """Close the connections (the token cache stays valid for other sessions)."""
+        if self._owns_client:
+            self._client.close()
+        if self._owns_provider:
+            self._provider.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(settings: Settings | None = None, **overrides: Any) -> Session:
+    """A `Session` for `settings` (default: `load_settings(**overrides)`).
+
+    With no credentials and no environment configured, starts the embedded sandbox and
+    uses its demo client, so a fresh checkout works offline.
+    """
+    ready, handle = prepare(settings, overrides)
+    return Session(ready, sandbox=handle)
