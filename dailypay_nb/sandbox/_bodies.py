@@ -11,6 +11,53 @@ from ._errors import ApiError
 
 Obj = dict[str, Any]
 
+#: Request-body members where DailyPay's contract allows an explicit null, per operation (JSON
+#: pointers; array items as `/-`). An explicit null anywhere else is a 400 pointing at it, never
+#: the same as leaving the member out. The JSON:API write bodies allow null nowhere.
+NULLABLE: dict[str, frozenset[str]] = {
+    "updateJob": frozenset(),
+    "createAccount": frozenset(),
+    "createTransfer": frozenset(),
+    "updatePerson": frozenset(),
+    "createGenericCardToken": frozenset({"/cvv", "/address_line_two"}),
+}
+
+
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def first_null(value: object, allowed: frozenset[str], pointer: str = "") -> str | None:
+    """The JSON pointer of the first null in `value` that `allowed` does not list, or None."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            where = f"{pointer}/{_escape(str(name))}"
+            if item is None:
+                if where not in allowed:
+                    return where
+            else:
+                found = first_null(item, allowed, where)
+                if found is not None:
+                    return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            where = f"{pointer}/{index}"
+            if item is None:
+                if f"{pointer}/-" not in allowed:
+                    return where
+            else:
+                found = first_null(item, allowed, where)
+                if found is not None:
+                    return found
+    return None
+
+
+def refuse_nulls(document: object, operation: str) -> None:
+    """400 at the first explicit null the operation's body schema does not allow."""
+    where = first_null(document, NULLABLE.get(operation, frozenset()))
+    if where is not None:
+        raise ApiError(400, "INVALID_PARAMETERS", f"{where} must not be null.", pointer=where)
+
 
 def document_data(call: Call, kind: str) -> Obj:
     """Parse the body and return its `data` object, checking `data.type`."""
@@ -28,6 +75,7 @@ def document_data(call: Call, kind: str) -> Obj:
         raise ApiError(400, "INVALID_USER_INPUT", "The body is not valid JSON.", pointer="") from exc
     if not isinstance(document, dict):
         raise ApiError(400, "INVALID_USER_INPUT", "The body must be a JSON object.", pointer="")
+    refuse_nulls(document, call.operation)
     data = document.get("data")
     if not isinstance(data, dict):
         raise ApiError(400, "INVALID_USER_INPUT", "The body needs a data object.", pointer="/data")
@@ -39,9 +87,12 @@ def document_data(call: Call, kind: str) -> Obj:
 def member(
     obj: Obj, name: str, pointer: str, kind: type, *, required: bool, code: str = "INVALID_PARAMETERS"
 ) -> Any:
-    """obj[name] checked to be of `kind` (bool is not an int); None when absent and optional."""
+    """obj[name] checked to be of `kind` (bool is not an int); None when absent and optional.
+
+    An explicit null is not absent: it fails the type check (refuse_nulls normally sees it first).
+    """
     where = f"{pointer}/{name}"
-    if name not in obj or obj[name] is None:
+    if name not in obj:
         if required:
             missing = "MISSING_REQUIRED_FIELD" if code != "INVALID_PARAMETERS" else code
             raise ApiError(400, missing, f"{where} is required.", pointer=where)

@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 
 from . import _jsonapi
 from ._bodies import Obj, document_data, member, only, reference, same_id
-from ._calls import UUID_RE, Call, Reply, includes, not_found
+from ._calls import UUID_RE, Call, Reply, not_found
 from ._data import DAILYPAY_CARD_CAPABILITIES, DEBIT_CAPABILITIES, DEPOSITORY_CAPABILITIES, mask
 from ._errors import ApiError, error_body
 from ._reads import find_job, transfer_document
@@ -297,12 +297,12 @@ def delete_account(call: Call) -> Reply:
 
 
 def _fingerprint(call: Call) -> str:
+    """What a replay must repeat besides the key: method, path and body (not the query string)."""
     try:
         canonical = json.dumps(json.loads(call.body), sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, UnicodeDecodeError):
         canonical = call.body
-    include = (call.param("include") or "").encode()
-    return hashlib.sha256(canonical + b"\0" + include).hexdigest()
+    return hashlib.sha256(b"\0".join([call.method.encode(), call.url_path.encode(), canonical])).hexdigest()
 
 
 def create_transfer(call: Call) -> Reply:
@@ -355,7 +355,6 @@ def create_transfer(call: Call) -> Reply:
 def _create_transfer(call: Call) -> Reply:
     store = call.store
     data = document_data(call, "transfers")
-    includes(call)
     person = store.people[call.token.person_id or ""]
     transfer_id = member(data, "id", "/data", str, required=False)
     if transfer_id is not None:
