@@ -14,7 +14,7 @@ import pytest
 
 from dailypay_nb import openapi
 from dailypay_nb import sandbox as sb
-from dailypay_nb.sandbox._bodies import NULLABLE
+from dailypay_nb.sandbox._bodies import DECLARED, NULLABLE
 
 DOCUMENT = openapi.load()
 JSONAPI = {"Content-Type": "application/vnd.api+json"}
@@ -32,24 +32,20 @@ def _allows_null(schema: dict[str, Any]) -> bool:
     return schema.get("nullable") is True or kind == "null" or (isinstance(kind, list) and "null" in kind)
 
 
-def _nullable_pointers(schema: Any, pointer: str = "") -> set[str]:
-    """Pointers under `schema` whose schema allows null (through allOf/oneOf/anyOf too)."""
+def _members(schema: Any, pointer: str = "") -> dict[str, bool]:
+    """Every member declared under `schema` (through allOf/oneOf/anyOf too): pointer → nullable."""
     schema = _resolve(schema)
-    found: set[str] = set()
+    found: dict[str, bool] = {}
     if not isinstance(schema, dict):
         return found
     for keyword in ("allOf", "oneOf", "anyOf"):
         for branch in schema.get(keyword, []):
-            found |= _nullable_pointers(branch, pointer)
+            found.update(_members(branch, pointer))
     for name, sub in schema.get("properties", {}).items():
         where = f"{pointer}/{name}"
-        if _allows_null(_resolve(sub)):
-            found.add(where)
-        found |= _nullable_pointers(sub, where)
-    if "items" in schema:
-        if _allows_null(_resolve(schema["items"])):
-            found.add(f"{pointer}/-")
-        found |= _nullable_pointers(schema["items"], f"{pointer}/-")
+        found[where] = found.get(where, False) or _allows_null(_resolve(sub))
+        found.update(_members(sub, where))
+    assert "items" not in schema  # no request body has arrays; first_null would need them
     return found
 
 
@@ -64,11 +60,12 @@ def _write_operations() -> dict[str, Any]:
     return out
 
 
-def test_nullable_members_are_the_contracts() -> None:
-    """The sandbox's table of members that may be null is exactly what the document allows."""
-    derived = {op: frozenset(_nullable_pointers(schema)) for op, schema in _write_operations().items()}
-    assert derived == NULLABLE
-    assert derived["createGenericCardToken"] == {"/cvv", "/address_line_two"}  # the walk finds some
+def test_declared_and_nullable_members_are_the_contracts() -> None:
+    """The sandbox's tables of declared members, and of those that may be null, are the document's."""
+    members = {op: _members(schema) for op, schema in _write_operations().items()}
+    assert {op: frozenset(m) for op, m in members.items()} == DECLARED
+    assert {op: frozenset(p for p, null in m.items() if null) for op, m in members.items()} == NULLABLE
+    assert NULLABLE["createGenericCardToken"] == {"/cvv", "/address_line_two"}  # the walk finds some
 
 
 # --- explicit nulls, on every member of a valid body of every write operation ---------------
@@ -197,6 +194,17 @@ def test_null_preview_moves_no_money(box: sb.Sandbox) -> None:
     assert response.status_code == 400
     assert response.json()["errors"][0]["source"] == {"pointer": "/data/attributes/preview"}
     assert _snapshot(box) == before
+
+
+def test_null_in_an_undeclared_member_is_ignored(box: sb.Sandbox) -> None:
+    """The contract says nothing of members it does not declare, so a null there is no error."""
+    _, path, body = _valid_requests(box)["createTransfer"]
+    body["note"] = None
+    body["data"]["attributes"]["memo"] = None
+    body["data"]["relationships"]["origin"]["meta"] = None
+    assert _send(box, box.user_token(), "POST", path, body).status_code == 200
+    card = {**_card_payload(), "nickname": None, "extra": {"inner": None}}
+    assert httpx.post(f"{box.url}/cards/generic", json=card).status_code == 200
 
 
 def test_card_tokenization_nulls(box: sb.Sandbox) -> None:
