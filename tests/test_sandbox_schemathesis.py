@@ -13,7 +13,7 @@ bodies of createAccount and createTransfer are made valid for the user token's p
 
 A bigger exploration, not part of the suite:
 
-    .venv/bin/python tests/test_sandbox_schemathesis.py --examples 100 --steps 10
+    .venv/bin/python tests/test_sandbox_schemathesis.py --examples 100 --stateful 200 --steps 10
 """
 
 from __future__ import annotations
@@ -74,16 +74,41 @@ def _link(target: str, parameters: dict[str, str], body: Any = None) -> dict[str
     return link
 
 
+def _resolve(document: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        section, name = node["$ref"].split("/")[-2:]
+        node = document["components"][section][name]
+    return node
+
+
+def _relationship_names(document: dict[str, Any], schema: Any) -> set[str]:
+    """Names under any `relationships` object of a response schema (through $ref/allOf/items)."""
+    schema = _resolve(document, schema)
+    names: set[str] = set()
+    if not isinstance(schema, dict):
+        return names
+    items = [schema["items"]] if "items" in schema else []
+    for branch in [*schema.get("allOf", []), *schema.get("oneOf", []), *items]:
+        names |= _relationship_names(document, branch)
+    for name, sub in schema.get("properties", {}).items():
+        if name == "relationships":
+            for part in [_resolve(document, sub), *_resolve(document, sub).get("allOf", [])]:
+                names |= set(_resolve(document, part).get("properties", {}))
+        elif name in ("data", "attributes") or name.endswith("Resource"):
+            names |= _relationship_names(document, sub)
+    return names
+
+
 def derive_links(document: dict[str, Any]) -> int:
     """Add OpenAPI links to the document's 200 responses (see the module docstring); their count."""
     by_id = {op["operationId"]: (path, method) for path, method, op in _operations(document)}
     added = 0
     for path, method, operation in _operations(document):
-        if not path.startswith("/rest/") or path == "/rest/health":
+        if not path.startswith("/rest/") or path == "/rest/health" or "200" not in operation["responses"]:
             continue
-        response = operation["responses"].get("200")
-        if response is None:
-            continue
+        # Links live on the response object itself, so a shared $ref'd response is copied in.
+        response = copy.deepcopy(_resolve(document, operation["responses"]["200"]))
+        operation["responses"]["200"] = response
         links: dict[str, Any] = {}
         collection = path.split("/")[2]
         is_list = method == "get" and "{" not in path
@@ -94,8 +119,9 @@ def derive_links(document: dict[str, Any]) -> int:
                 parameter = target_path.rsplit("{", 1)[1].rstrip("}")
                 links[f"{target}FromItem"] = _link(target, {f"path.{parameter}": f"{item}/id"})
         # What its relationships name.
-        for name, kind in RELATIONSHIP_TYPES.items():
-            read, parameter = READS[kind]
+        schema = next(iter(response.get("content", {}).values()), {}).get("schema", {})
+        for name in sorted(_relationship_names(document, schema) & set(RELATIONSHIP_TYPES)):
+            read, parameter = READS[RELATIONSHIP_TYPES[name]]
             links[f"{read}From_{name}"] = _link(
                 read, {f"path.{parameter}": f"{item}/relationships/{name}/data/id"}
             )
@@ -344,11 +370,18 @@ def main() -> None:
     """The exploration: a bigger run, printed instead of asserted."""
     args = argparse.ArgumentParser(description=__doc__)
     args.add_argument("--examples", type=int, default=100)
+    args.add_argument("--stateful", type=int, default=200, help="stateful sequences")
     args.add_argument("--steps", type=int, default=10)
     args.add_argument("--seed", type=int, default=SEED)
     options = args.parse_args()
     with sb.start(seed=3) as h:
-        result = run(h, examples=options.examples, steps=options.steps, seed=options.seed)
+        result = run(
+            h,
+            examples=options.examples,
+            stateful_examples=options.stateful,
+            steps=options.steps,
+            seed=options.seed,
+        )
     print(f"{result.cases} cases in {result.seconds:.1f} s, stop: {result.stop_reason}")
     print(f"by phase: {dict(result.by_phase)}; derived links: {result.links}")
     print(f"deviations seen: {sorted(result.deviations_seen)}")
