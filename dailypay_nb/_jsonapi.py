@@ -13,7 +13,8 @@ objects are empty), followed by any member the contract does not declare. The or
 4. `links.self` (and any other link), only with `links=True`.
 
 A free-form map attribute (a job's `external_identifiers`) gets one column per key the
-contract names elsewhere (its listJobs filters), plus any other key as met.
+contract names elsewhere (its listJobs filters), plus any other key as met, after the other
+attributes.
 
 Money stays integer minor units (cents) in a nullable `Int64` column, next to a string
 `<field>_display` column such as `$72.50` (`72.50 EUR` for other currencies). The contract's
@@ -77,9 +78,9 @@ class Shape:
     def columns(self, links: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The declared (attribute, relationship) columns: a frame of this type always has them."""
         maps = dict(self.map_keys)
-        attributes: list[str] = []
-        for name in self.attributes:
-            attributes.extend([f"{name}.{key}" for key in maps[name]] if name in maps else [name])
+        # A map's keys are data rather than schema, so their columns follow the declared ones.
+        attributes = [name for name in self.attributes if name not in maps]
+        attributes += [f"{name}.{key}" for name, keys in self.map_keys for key in keys]
         rels: list[str] = []
         for name in self.relationships:
             rels.append(name + ("_ids" if name in self.to_many else "_id"))

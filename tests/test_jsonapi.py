@@ -66,9 +66,6 @@ JOB_RESOURCE: dict[str, Any] = {
 JOB_COLUMNS = [
     "id",
     "type",
-    "external_identifiers.primary_identifier",
-    "external_identifiers.employee_id",  # declared keys (listJobs filters) even when absent
-    "external_identifiers.group",
     "first_name",
     "last_name",
     "activation_status",
@@ -80,6 +77,9 @@ JOB_COLUMNS = [
     "department",
     "location",
     "direct_deposit_status",
+    "external_identifiers.primary_identifier",  # a map's keys (listJobs filters), even when absent,
+    "external_identifiers.employee_id",  # after the declared attributes
+    "external_identifiers.group",
     "person_id",
     "organization_id",
     "direct_deposit_default_depository_id",
