@@ -1,7 +1,9 @@
 """JSON:API documents → tidy rows and DataFrames. Pure functions, no I/O.
 
-Strictly private. The frame of a document has one row per resource and its columns in a
-stable order:
+Strictly private. The frame of a document has one row per resource, and its columns depend
+on the resource type only, never on the data: every column the contract declares is there
+(filled with missing values where a row lacks it, as in an empty list or a row whose nested
+objects are empty), followed by any member the contract does not declare. The order is stable:
 
 1. `id`, `type`;
 2. attributes, nested objects flattened to dotted names (`wage_rate.amount`,
@@ -9,6 +11,10 @@ stable order:
 3. relationship ids: `<name>_id` for to-one, `<name>_ids` (a list) for to-many, plus
    `<name>_type` where the contract allows several types (a transfer's `origin`);
 4. `links.self` (and any other link), only with `links=True`.
+
+A free-form map attribute (a job's `external_identifiers`) gets one column per key the
+contract names elsewhere (its listJobs filters), plus any other key as met, after the other
+attributes.
 
 Money stays integer minor units (cents) in a nullable `Int64` column, next to a string
 `<field>_display` column such as `$72.50` (`72.50 EUR` for other currencies). The contract's
@@ -56,7 +62,9 @@ class Shape:
 
     `attributes`: flattened attribute names in order; `money`: (amount, currency) column
     pairs; `datetimes`: date-time columns; `relationships`: names in order; `to_many`: the
-    ones whose linkage is a list; `polymorphic`: the ones that get a `<name>_type` column.
+    ones whose linkage is a list; `polymorphic`: the ones that get a `<name>_type` column;
+    `map_keys`: for attributes that are free-form string maps, the keys the contract names
+    elsewhere (a job's `external_identifiers` keys are listJobs filters), which get columns.
     """
 
     attributes: tuple[str, ...]
@@ -65,6 +73,22 @@ class Shape:
     relationships: tuple[str, ...] = ()
     to_many: tuple[str, ...] = ()
     polymorphic: tuple[str, ...] = ()
+    map_keys: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def columns(self, links: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The declared (attribute, relationship) columns: a frame of this type always has them."""
+        maps = dict(self.map_keys)
+        # A map's keys are data rather than schema, so their columns follow the declared ones.
+        attributes = [name for name in self.attributes if name not in maps]
+        attributes += [f"{name}.{key}" for name, keys in self.map_keys for key in keys]
+        rels: list[str] = []
+        for name in self.relationships:
+            rels.append(name + ("_ids" if name in self.to_many else "_id"))
+            if name in self.polymorphic:
+                rels.append(name + "_type")
+        if links:
+            attributes.append("links.self")
+        return tuple(attributes), tuple(rels)
 
 
 _PAYCHECK_MONEY = ("total_debited", "gross_earnings", "employer_withholdings", "net_earnings")
@@ -86,6 +110,7 @@ SHAPES: dict[str, Shape] = {
             "direct_deposit_status",
         ),
         money=(("wage_rate.amount", "wage_rate.currency"),),
+        map_keys=(("external_identifiers", ("primary_identifier", "employee_id", "group")),),
         relationships=(
             "person",
             "organization",
@@ -174,6 +199,9 @@ SHAPES: dict[str, Shape] = {
 # --- rows -----------------------------------------------------------------------------------
 
 _POLYMORPHIC = frozenset(name for shape in SHAPES.values() for name in shape.polymorphic)
+_SHAPE_COLUMNS = {
+    (shape, links): shape.columns(links) for shape in SHAPES.values() for links in (False, True)
+}
 
 
 def _flatten(obj: dict[str, Any], prefix: str, row: dict[str, Any], depth: int) -> None:
@@ -263,7 +291,7 @@ def _column_order(keys: Iterable[str], shapes: list[Shape], rel_cols: Mapping[st
     full_rank: dict[str, int] = {}
     rel_rank: dict[str, int] = {}
     for shape in shapes:
-        for name in shape.attributes:
+        for name in _SHAPE_COLUMNS[shape, False][0]:
             top_rank.setdefault(name.split(".", 1)[0], len(top_rank))
             full_rank.setdefault(name, len(full_rank))
         for name in shape.relationships:
@@ -287,17 +315,15 @@ def _column_order(keys: Iterable[str], shapes: list[Shape], rel_cols: Mapping[st
     return ["id", "type", *(a[-1] for a in attrs), *(r[-1] for r in rels), *links]
 
 
-def _empty_columns(shapes: list[Shape], rel_cols: dict[str, None]) -> list[str]:
-    """Columns of an empty list of a known type: the contract's fixed ones."""
-    if not shapes:
-        return ["id", "type"]
-    shape = shapes[0]
-    for name in shape.relationships:
-        rel_cols[name + ("_ids" if name in shape.to_many else "_id")] = None
-        if name in shape.polymorphic:
-            rel_cols[name + "_type"] = None
-    attrs = [a for a in shape.attributes if a != "external_identifiers"]
-    return ["id", "type", *attrs, *rel_cols]
+def _declared_columns(shapes: list[Shape], links: bool, rel_cols: dict[str, None]) -> list[str]:
+    """The columns the types' contract declares (relationship ones also go into `rel_cols`)."""
+    out = ["id", "type"]
+    for shape in shapes:
+        attributes, rels = _SHAPE_COLUMNS[shape, links]
+        out.extend(attributes)
+        out.extend(rels)
+        rel_cols.update(dict.fromkeys(rels))
+    return out
 
 
 def format_money(amount: Any, currency: Any = "USD") -> str | None:
@@ -335,10 +361,13 @@ def _datetime_array(values: list[Any]) -> Any:
 
 
 def _frame_from_rows(
-    rows: list[dict[str, Any]], resource_type: str | None, rel_cols: dict[str, None]
+    rows: list[dict[str, Any]], resource_type: str | None, rel_cols: dict[str, None], links: bool
 ) -> pd.DataFrame:
     shapes = _shapes(rows, resource_type)
-    keys = dict.fromkeys(chain.from_iterable(rows)) if rows else _empty_columns(shapes, rel_cols)
+    # The contract's columns first, whatever the rows hold (an empty list, or rows whose nested
+    # objects are empty, still has them); members the contract does not declare follow as met.
+    keys = dict.fromkeys(_declared_columns(shapes, links, rel_cols))
+    keys.update(dict.fromkeys(chain.from_iterable(rows)))
     order = _column_order(keys, shapes, rel_cols)
     columns = {key: [row.get(key) for row in rows] for key in order}
     money = {amount: cur for shape in shapes for amount, cur in shape.money if amount in columns}
@@ -373,7 +402,7 @@ def _frame(data: Any, where: str, links: bool, resource_type: str | None) -> pd.
     rel_cols: dict[str, None] = {}
     try:
         rows = _rows(data, where, links, rel_cols)
-        return _frame_from_rows(rows, resource_type, rel_cols)
+        return _frame_from_rows(rows, resource_type, rel_cols, links)
     except DocumentError:
         raise
     except (TypeError, ValueError, RecursionError, OverflowError) as exc:

@@ -7,6 +7,7 @@ import json
 import math
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +27,7 @@ from dailypay_nb._jsonapi import (
     records,
     to_frame,
 )
+from dailypay_nb._operations import OPERATIONS
 
 P1 = "3fa8f641-5717-4562-b3fc-2c963f66afa6"
 ORG = "f0b30634-108c-439c-a8c1-c6a91197f022"
@@ -64,7 +66,6 @@ JOB_RESOURCE: dict[str, Any] = {
 JOB_COLUMNS = [
     "id",
     "type",
-    "external_identifiers.primary_identifier",
     "first_name",
     "last_name",
     "activation_status",
@@ -76,6 +77,9 @@ JOB_COLUMNS = [
     "department",
     "location",
     "direct_deposit_status",
+    "external_identifiers.primary_identifier",  # a map's keys (listJobs filters), even when absent,
+    "external_identifiers.employee_id",  # after the declared attributes
+    "external_identifiers.group",
     "person_id",
     "organization_id",
     "direct_deposit_default_depository_id",
@@ -239,17 +243,28 @@ CASES: list[tuple[str, Any, dict[str, Any], list[str] | None, dict[str, Any]]] =
             ]
         },
         {},
-        [
+        [  # every declared column, whichever the rows happen to carry
             "id",
             "type",
             "name",
             "account_type",
+            "subtype",
+            "verification_status",
             "balances.available",
             "balances.available_display",
             "balances.current",
             "balances.current_display",
             "balances.currency",
+            "capabilities.transfer_destination",
+            "details.first_name",
+            "details.last_name",
+            "details.routing_number",
+            "details.account_number",
             "details.last_four",
+            "details.issuer",
+            "details.expiration_month",
+            "details.expiration_year",
+            "person_id",
         ],
         {"balances.current_display": "-$1.20", "details.last_four": None},
     ),
@@ -314,7 +329,7 @@ CASES: list[tuple[str, Any, dict[str, Any], list[str] | None, dict[str, Any]]] =
             ]
         },
         {},
-        ["id", "type", "amount", "amount_display", "currency"],
+        ["id", "type", "amount", "amount_display", "currency", "source_id", "transfer_id"],
         {"amount": 7250, "amount_display": "72.50 EUR"},
     ),
 ]
@@ -643,3 +658,67 @@ def test_round_trip_through_json_text() -> None:
     """Frames come from parsed JSON, so re-parsing gives the same frame."""
     again = json.loads(json.dumps(TRANSFER_DOC))
     pd.testing.assert_frame_equal(to_frame(again), to_frame(TRANSFER_DOC))
+
+
+# --- columns depend on the operation, not on the data -----------------------------------------
+
+LIST_OPERATIONS = sorted(
+    op.operation_id for op in OPERATIONS.values() if op.operation_id.startswith("list") and op.resource_type
+)
+
+
+def _emptied(resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource with every nested object of its attributes, and its relationships, empty."""
+    out = copy.deepcopy(resource)
+    attributes = out.get("attributes") or {}
+    for name, value in attributes.items():
+        if isinstance(value, dict):
+            attributes[name] = {}
+    out["relationships"] = {}
+    return out
+
+
+def _live_list(sandbox: Any, operation_id: str) -> dict[str, Any]:
+    """One real answer of the sandbox to a list operation (with a token that may call it)."""
+    op = OPERATIONS[operation_id]
+    user = bool(op.user_scopes)
+    token = sandbox.user_token() if user else sandbox.client_token()
+    response = httpx.get(f"{sandbox.url}{op.path}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    assert document["data"], f"{operation_id} gave no rows to test with"
+    return document
+
+
+@pytest.mark.parametrize("links", [False, True])
+@pytest.mark.parametrize("operation_id", LIST_OPERATIONS)
+def test_columns_depend_only_on_the_operation(sandbox: Any, operation_id: str, links: bool) -> None:
+    """An empty list, a one-row list and a list whose nested objects are empty give the same
+    columns: the ones the operation's resource type declares."""
+    assert {"listJobs", "listAccounts", "listTransfers", "listPaychecks", "listOrganizations"} <= set(
+        LIST_OPERATIONS
+    )
+    kind = OPERATIONS[operation_id].resource_type
+    first = _live_list(sandbox, operation_id)["data"][0]
+    frames = {
+        "empty": to_frame({"data": []}, resource_type=kind, links=links),
+        "one row": to_frame({"data": [first]}, resource_type=kind, links=links),
+        "nested objects empty": to_frame({"data": [_emptied(first)]}, resource_type=kind, links=links),
+        "both": to_frame({"data": [_emptied(first), first]}, resource_type=kind, links=links),
+    }
+    columns = {name: list(frame.columns) for name, frame in frames.items()}
+    assert all(c == columns["empty"] for c in columns.values()), columns
+    emptied = frames["nested objects empty"].iloc[0]
+    assert all(pd.isna(emptied[c]) for c in columns["empty"] if "." in c and not c.startswith("links."))
+
+
+def test_map_keys_are_the_ones_the_contract_names() -> None:
+    """A job's external_identifiers is a free-form map; its columns are the keys listJobs filters on."""
+    document = openapi.load()
+    names = [
+        document["components"]["parameters"][ref["$ref"].rsplit("/", 1)[1]]["name"]
+        for ref in document["paths"]["/rest/jobs"]["parameters"]
+        if "$ref" in ref
+    ]
+    keys = tuple(n[len("filter[external_identifiers.") : -1] for n in names if "external_identifiers." in n)
+    assert dict(SHAPES["jobs"].map_keys) == {"external_identifiers": keys}

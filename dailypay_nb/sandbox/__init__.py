@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import atexit
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from ._constants import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_SCOPES
+from ._options import FaultSpec, SandboxOptions, spelled_as
 
 if TYPE_CHECKING:
     from ._handle import Sandbox
@@ -24,7 +25,9 @@ __all__ = [
     "DEMO_CLIENT_ID",
     "DEMO_CLIENT_SECRET",
     "DEMO_SCOPES",
+    "FaultSpec",
     "Sandbox",
+    "SandboxOptions",
     "as_user",
     "find",
     "main",
@@ -37,31 +40,15 @@ _shared: Sandbox | None = None
 _shared_lock = threading.Lock()
 
 
-def start(
-    port: int = 0,
-    host: str = "127.0.0.1",
-    seed: int = 0,
-    token_ttl: float = 3600,
-    latency_ms: float = 0,
-    jitter_ms: float = 0,
-    size: int | str = "small",
-    error_code_field: bool = False,
-    clients: Mapping[str, tuple[str, Sequence[str] | str]] | None = None,
-) -> Sandbox:
-    """Start a sandbox on host:port in a background thread and return its handle."""
+@spelled_as(SandboxOptions)
+def start(options: SandboxOptions) -> Sandbox:
+    """Start a sandbox on host:port in a background thread and return its handle.
+
+    Takes the fields of `SandboxOptions` as keywords: `start(port=0, seed=3, token_ttl=60)`.
+    """
     from ._handle import Sandbox
 
-    return Sandbox(
-        port=port,
-        host=host,
-        seed=seed,
-        token_ttl=token_ttl,
-        latency_ms=latency_ms,
-        jitter_ms=jitter_ms,
-        size=size,
-        error_code_field=error_code_field,
-        clients=clients,
-    )
+    return Sandbox(options)
 
 
 def shared() -> Sandbox:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -14,10 +15,23 @@ from ._constants import ADMIN_PREFIX, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_S
 from ._controls import Controls
 from ._state import SandboxState
 
-_INJECT_KEYS = frozenset(
-    {"prefix", "status", "body", "headers", "content_type", "times", "rate", "delay_ms",
-     "jitter_ms", "drop", "malformed", "method"}
-)  # fmt: skip
+
+def loopback_peer(scope: Mapping[str, Any]) -> bool:
+    """Whether an ASGI request comes from a loopback address (127.0.0.0/8, ::1, ::ffff:127.x).
+
+    The admin routes can revoke tokens and register clients, so they answer only the machine
+    itself, whatever address the sandbox is bound to; a peer the server cannot name is refused.
+    """
+    client = scope.get("client")
+    if not client:
+        return False
+    try:
+        address = ipaddress.ip_address(str(client[0]).split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def _json(payload: object, status: int = 200) -> Response:
@@ -42,6 +56,8 @@ def routes(state: SandboxState) -> list[Route]:
         action: Callable[[Request, dict[str, Any]], Any],
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            if not loopback_peer(request.scope):
+                return _json({"error": "the /_sandbox admin routes answer loopback peers only"}, 403)
             try:
                 result = action(request, await _payload(request))
             except (ValueError, TypeError, KeyError) as exc:
@@ -68,11 +84,7 @@ def routes(state: SandboxState) -> list[Route]:
 
     def faults(request: Request, payload: dict[str, Any]) -> Any:
         if request.method == "POST":
-            unknown = set(payload) - _INJECT_KEYS
-            if unknown or "prefix" not in payload:
-                raise ValueError(f"need 'prefix'; unknown keys: {sorted(unknown)}")
-            args = dict(payload)
-            return {"id": controls.inject(args.pop("prefix"), **args)}
+            return {"id": controls.inject(**payload)}
         if request.method == "DELETE":
             controls.clear_faults()
         return {"faults": controls.faults()}

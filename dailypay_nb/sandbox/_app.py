@@ -13,7 +13,7 @@ from starlette.routing import Match, Route, Router, request_response
 from . import _admin, _cards, _reads, _writes
 from ._access import authenticate, authorize, check_version
 from ._auth import NO_STORE, OAuthError, oauth_error_payload, token_endpoint
-from ._calls import Call, Reply
+from ._calls import Call, Reply, check_jsonapi_parameters
 from ._constants import API_VERSION, JSON, JSONAPI, REST_PREFIX, TOKEN_PATH
 from ._errors import ApiError, error_body, new_request_id
 from ._middleware import REQUEST_ID, SandboxMiddleware, Scope
@@ -89,16 +89,21 @@ def _operation(state: SandboxState, operation: str, handler: Handler) -> Endpoin
             token = authenticate(headers.get("authorization"), state.tokens)
             authorize(token, operation)
             check_version(headers.get("dailypay-api-version"))
+            params = request.query_params.multi_items()
+            check_jsonapi_parameters(operation, params)
             body = await request.body() if request.method in _WRITE_METHODS else b""
             call = Call(
                 store=state.store,
                 token=token,
                 base=state.base_url,
-                params=request.query_params.multi_items(),
+                params=params,
                 path=dict(request.path_params),
                 headers=headers,
                 body=body,
                 request_id=_request_id(request),
+                operation=operation,
+                method=request.method,
+                url_path=request.url.path,
             )
             with state.store.lock:
                 reply = handler(call)

@@ -14,7 +14,13 @@ from ._dates import parse_datetime
 from ._errors import ApiError
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-INCLUDABLE = frozenset({"estimated_funding_sources", "final_funding_sources"})
+_FUNDING = frozenset({"estimated_funding_sources", "final_funding_sources"})
+#: The `include` paths each operation supports; an include anywhere else is a 400 (JSON:API).
+INCLUDABLE: dict[str, frozenset[str]] = {
+    "listTransfers": _FUNDING,
+    "readTransfer": _FUNDING,
+    "createTransfer": _FUNDING,
+}
 
 
 @dataclass(slots=True)
@@ -29,6 +35,9 @@ class Call:
     headers: Mapping[str, str]
     body: bytes = b""
     request_id: str = ""
+    operation: str = ""  # the operationId, e.g. "createTransfer"
+    method: str = "GET"
+    url_path: str = ""  # the request's path, e.g. /rest/transfers
 
     def param(self, name: str) -> str | None:
         """The last value of a query parameter, or None."""
@@ -103,21 +112,43 @@ def structured_filters(
     return out
 
 
+def _include_paths(value: str) -> frozenset[str]:
+    return frozenset(p.strip() for p in value.split(",") if p.strip())
+
+
+def check_jsonapi_parameters(operation: str, params: list[tuple[str, str]]) -> None:
+    """Refuse the JSON:API query parameters an operation does not support (400, JSON:API 1.1).
+
+    `include` is honoured where INCLUDABLE lists paths; sorting, sparse fieldsets and
+    pagination are supported nowhere in DailyPay's API.
+    """
+    allowed = INCLUDABLE.get(operation, frozenset())
+    for key, value in params:
+        if key == "include":
+            if not allowed:
+                raise ApiError(
+                    400, "INVALID_PARAMETERS", f"{operation} does not support include.", parameter="include"
+                )
+            unknown = _include_paths(value) - allowed
+            if unknown:
+                raise ApiError(
+                    400,
+                    "INVALID_PARAMETERS",
+                    f"Cannot include {', '.join(sorted(unknown))}; choose from {', '.join(sorted(allowed))}.",
+                    parameter="include",
+                )
+        elif key in ("sort", "fields", "page") or key.startswith(("fields[", "page[")):
+            raise ApiError(
+                400, "INVALID_PARAMETERS", f"{key} is not supported by {operation}.", parameter=key
+            )
+
+
 def includes(call: Call) -> frozenset[str]:
-    """The `include` relationship paths of a transfers call."""
+    """The `include` relationship paths of a call (already checked by check_jsonapi_parameters)."""
     value = call.param("include")
-    if value is None:
-        return frozenset()
-    paths = frozenset(p.strip() for p in value.split(",") if p.strip())
-    unknown = paths - INCLUDABLE
-    if unknown:
-        raise ApiError(
-            400,
-            "INVALID_PARAMETERS",
-            f"Cannot include {', '.join(sorted(unknown))}; choose from {', '.join(sorted(INCLUDABLE))}.",
-            parameter="include",
-        )
-    return paths
+    return (
+        frozenset() if value is None else _include_paths(value) & INCLUDABLE.get(call.operation, frozenset())
+    )
 
 
 def not_found(kind: str) -> ApiError:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ._bodies import first_null
 from ._constants import JSON
 from ._state import SandboxState
 
@@ -45,6 +46,9 @@ def endpoint(state: SandboxState) -> Callable[[Request], Awaitable[Response]]:
             return _problem("The body must be a JSON object.")
         if not isinstance(payload, dict):
             return _problem("The body must be a JSON object.")
+        where = first_null(payload, "createGenericCardToken")
+        if where is not None:
+            return _problem(f"{where[1:]} must not be null.")
         missing = [name for name in REQUIRED if not isinstance(payload.get(name), str)]
         if missing:
             return _problem(f"Missing or non-string fields: {', '.join(missing)}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
@@ -10,39 +11,39 @@ from collections.abc import Sequence
 from types import FrameType
 
 from ._constants import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_SCOPES
+from ._options import SandboxOptions
+
+#: Where the command line differs from `start()`: a fixed, well-known port.
+CLI_DEFAULTS = {"port": 8765}
+_CONVERTERS: dict[str, type] = {"int": int, "float": float}
 
 
 def parser() -> argparse.ArgumentParser:
+    """One `--flag` per `SandboxOptions` field (except those a command line cannot spell)."""
     p = argparse.ArgumentParser(
         prog="dailypay-nb sandbox",
         description="Run a local imitation of the DailyPay API until Ctrl-C.",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
-    p.add_argument("--latency-ms", type=float, default=0, help="delay added to every response")
-    p.add_argument("--jitter-ms", type=float, default=0, help="random extra delay, 0..N ms")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fake data")
-    p.add_argument("--token-ttl", type=float, default=3600, help="token lifetime in seconds")
-    p.add_argument("--size", default="small", help="small, medium, large or a number of people")
-    p.add_argument("--error-code-field", action="store_true", help="also emit error_code in token errors")
+    for option in dataclasses.fields(SandboxOptions):
+        if not option.metadata.get("cli", True):
+            continue
+        flag = "--" + option.name.replace("_", "-")
+        default = CLI_DEFAULTS.get(option.name, option.default)
+        text = f"{option.metadata['help']} (default {default})"
+        if option.type == "bool":
+            p.add_argument(flag, action="store_true", help=option.metadata["help"])
+        else:
+            convert = _CONVERTERS.get(str(option.type), str)  # `size` stays text: "small" or "30"
+            p.add_argument(flag, type=convert, default=default, help=text)
     return p
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from . import start
+    from ._handle import Sandbox
 
     try:
-        handle = start(
-            port=args.port,
-            host=args.host,
-            seed=args.seed,
-            token_ttl=args.token_ttl,
-            latency_ms=args.latency_ms,
-            jitter_ms=args.jitter_ms,
-            size=args.size,
-            error_code_field=args.error_code_field,
-        )
+        handle = Sandbox(SandboxOptions(**vars(args)))
     except (OSError, ValueError) as exc:
         print(f"sandbox: cannot start: {exc}", file=sys.stderr)
         return 2

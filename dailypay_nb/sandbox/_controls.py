@@ -8,6 +8,7 @@ from typing import Any
 from ._auth import check_user_scope, parse_scopes
 from ._constants import DEMO_CLIENT_ID, DEMO_SCOPES
 from ._data import Store
+from ._options import FaultSpec, method_spelled_as
 from ._state import SandboxState
 
 
@@ -114,37 +115,13 @@ class Controls:
     def reset_stats(self) -> None:
         self._state.stats.reset()
 
-    def inject(
-        self,
-        prefix: str,
-        *,
-        status: int | None = None,
-        body: object = None,
-        headers: dict[str, str] | None = None,
-        content_type: str | None = None,
-        times: int | None = None,
-        rate: float | None = None,
-        delay_ms: float = 0,
-        jitter_ms: float = 0,
-        drop: bool | str = False,
-        malformed: bool = False,
-        method: str | None = None,
-    ) -> str:
-        """Add a fault for requests whose path starts with `prefix`; return its id."""
-        return self._state.faults.add(
-            prefix,
-            status=status,
-            body=body,
-            headers=headers,
-            content_type=content_type,
-            times=times,
-            rate=rate,
-            delay_ms=delay_ms,
-            jitter_ms=jitter_ms,
-            drop=drop,
-            malformed=malformed,
-            method=method,
-        )
+    @method_spelled_as(FaultSpec)
+    def inject(self, spec: FaultSpec) -> str:
+        """Add a fault for requests whose path starts with `prefix`; return its id.
+
+        Takes the fields of `FaultSpec`: `inject("/rest/jobs", status=503, times=2)`.
+        """
+        return self._state.faults.add(spec)
 
     def faults(self) -> list[dict[str, Any]]:
         """The active fault rules."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from ._dates import local_midnight_utc
 from ._idempotency import IdempotencyStore
@@ -91,13 +92,17 @@ class Store:
         self.card_tokens: dict[str, dict[str, str]] = {}
         self.idempotency = IdempotencyStore()
 
+    @staticmethod
+    def _file(table: dict[str, Any], by_person: dict[str, list[str]], record: Any) -> None:
+        """Add a record to its table and to its person's index."""
+        table[record.id] = record
+        by_person.setdefault(record.person_id, []).append(record.id)
+
     def add_job(self, job: Job) -> None:
-        self.jobs[job.id] = job
-        self.jobs_by_person.setdefault(job.person_id, []).append(job.id)
+        self._file(self.jobs, self.jobs_by_person, job)
 
     def add_account(self, account: Account) -> None:
-        self.accounts[account.id] = account
-        self.accounts_by_person.setdefault(account.person_id, []).append(account.id)
+        self._file(self.accounts, self.accounts_by_person, account)
 
     def remove_account(self, account_id: str) -> None:
         account = self.accounts.pop(account_id)
@@ -111,12 +116,10 @@ class Store:
                 job.default_card_id = None
 
     def add_paycheck(self, paycheck: Paycheck) -> None:
-        self.paychecks[paycheck.id] = paycheck
-        self.paychecks_by_person.setdefault(paycheck.person_id, []).append(paycheck.id)
+        self._file(self.paychecks, self.paychecks_by_person, paycheck)
 
     def add_transfer(self, transfer: Transfer) -> None:
-        self.transfers[transfer.id] = transfer
-        self.transfers_by_person.setdefault(transfer.person_id, []).append(transfer.id)
+        self._file(self.transfers, self.transfers_by_person, transfer)
 
 
 _ACTIVATION_VALUES = [v for v, _ in _ACTIVATION]

@@ -8,6 +8,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._options import FaultSpec
+
 DropMode = Literal["before", "mid"]
 
 
@@ -79,62 +81,34 @@ class FaultTable:
         self.latency_ms = 0.0
         self.jitter_ms = 0.0
 
-    def add(
-        self,
-        prefix: str,
-        *,
-        status: int | None = None,
-        body: object = None,
-        headers: dict[str, str] | None = None,
-        content_type: str | None = None,
-        times: int | None = None,
-        rate: float | None = None,
-        delay_ms: float = 0,
-        jitter_ms: float = 0,
-        drop: bool | str = False,
-        malformed: bool = False,
-        method: str | None = None,
-    ) -> str:
-        """Validate and register one rule; return its id."""
-        if not prefix.startswith("/"):
-            raise ValueError("prefix must start with '/', e.g. '/rest/jobs'")
-        if status is not None and not 100 <= int(status) <= 599:
-            raise ValueError("status must be an HTTP status code (100-599)")
-        if times is not None and int(times) < 1:
-            raise ValueError("times must be >= 1")
-        if rate is not None and not 0.0 < float(rate) <= 1.0:
-            raise ValueError("rate must be in (0, 1]")
-        if float(delay_ms) < 0 or float(jitter_ms) < 0:
-            raise ValueError("delay_ms and jitter_ms must be >= 0")
-        drop_mode: DropMode | None
-        if drop in (False, None, "", "none"):
-            drop_mode = None
-        elif drop is True or drop == "before":
+    def add(self, spec: FaultSpec) -> str:
+        """Register one (already validated) rule; return its id."""
+        drop = spec.drop
+        drop_mode: DropMode | None = None
+        if drop is True or drop == "before":
             drop_mode = "before"
         elif drop == "mid":
             drop_mode = "mid"
-        else:
-            raise ValueError("drop must be True/False, 'before' or 'mid'")
-        encoded, guessed = _body_bytes(body, prefix)
+        encoded, guessed = _body_bytes(spec.body, spec.prefix)
         with self._lock:
             self._counter += 1
             fault = Fault(
                 id=f"fault-{self._counter}",
-                prefix=prefix,
-                method=method.upper() if method else None,
-                status=int(status) if status is not None else None,
+                prefix=spec.prefix,
+                method=spec.method.upper() if spec.method else None,
+                status=int(spec.status) if spec.status is not None else None,
                 body=encoded,
-                content_type=content_type or guessed,
+                content_type=spec.content_type or guessed,
                 headers=[
                     (k.lower().encode("latin-1"), str(v).encode("latin-1"))
-                    for k, v in (headers or {}).items()
+                    for k, v in (spec.headers or {}).items()
                 ],
-                times=int(times) if times is not None else None,
-                rate=float(rate) if rate is not None else None,
-                delay_ms=float(delay_ms),
-                jitter_ms=float(jitter_ms),
+                times=int(spec.times) if spec.times is not None else None,
+                rate=float(spec.rate) if spec.rate is not None else None,
+                delay_ms=float(spec.delay_ms),
+                jitter_ms=float(spec.jitter_ms),
                 drop=drop_mode,
-                malformed=bool(malformed),
+                malformed=bool(spec.malformed),
             )
             self._faults.append(fault)
             self.active = True

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from ._constants import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, TOKEN_PATH
 from ._controls import Controls
+from ._options import SandboxOptions
 from ._state import SandboxState
 
 #: Every sandbox started in this process that is still alive (see `find`).
@@ -28,33 +28,16 @@ class Sandbox(Controls):
     client_id = DEMO_CLIENT_ID
     client_secret = DEMO_CLIENT_SECRET
 
-    def __init__(
-        self,
-        *,
-        port: int = 0,
-        host: str = "127.0.0.1",
-        seed: int = 0,
-        token_ttl: float = 3600,
-        latency_ms: float = 0,
-        jitter_ms: float = 0,
-        size: int | str = "small",
-        error_code_field: bool = False,
-        clients: Mapping[str, tuple[str, Sequence[str] | str]] | None = None,
-    ) -> None:
-        state = SandboxState(
-            seed=seed,
-            token_ttl=token_ttl,
-            latency_ms=latency_ms,
-            jitter_ms=jitter_ms,
-            size=size,
-            error_code_field=error_code_field,
-            clients=clients,
-        )
+    def __init__(self, options: SandboxOptions | None = None) -> None:
+        options = options or SandboxOptions()
+        state = SandboxState(options)
         super().__init__(state)
         from ._app import build_app
         from ._server import ServerThread
 
-        self._server = ServerThread(build_app(state), host, port)
+        host = options.host
+        self.options = options
+        self._server = ServerThread(build_app(state), host, options.port)
         self.host = host
         self.port = self._server.port
         shown = f"[{host}]" if ":" in host else host

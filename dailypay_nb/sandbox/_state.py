@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._auth import ClientRegistry, TokenStore
-from ._constants import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_SCOPES, SIZES
+from ._constants import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_SCOPES
 from ._data import Store, generate
 from ._faults import FaultTable
+from ._options import SandboxOptions, people_count
 
 
 class Stats:
@@ -51,45 +51,21 @@ class Stats:
             }
 
 
-def people_count(size: int | str) -> int:
-    """Translate `size` ("small", "medium", "large" or a number of people)."""
-    if isinstance(size, str):
-        if size in SIZES:
-            return SIZES[size]
-        if size.isdigit():
-            return int(size)
-        raise ValueError(f"size must be one of {sorted(SIZES)} or a number of people")
-    if isinstance(size, bool) or int(size) < 1:
-        raise ValueError("size must be a positive number of people")
-    return int(size)
-
-
 class SandboxState:
     """Store, clients, tokens, faults, stats and settings of one sandbox."""
 
-    def __init__(
-        self,
-        *,
-        seed: int = 0,
-        token_ttl: float = 3600,
-        latency_ms: float = 0,
-        jitter_ms: float = 0,
-        size: int | str = "small",
-        error_code_field: bool = False,
-        clients: Mapping[str, tuple[str, Sequence[str] | str]] | None = None,
-    ) -> None:
-        if token_ttl <= 0:
-            raise ValueError("token_ttl must be positive (seconds)")
-        self.seed = seed
-        self.token_ttl = float(token_ttl)
-        self.error_code_field = error_code_field
-        self.store: Store = generate(seed, people_count(size))
+    def __init__(self, options: SandboxOptions) -> None:
+        self.options = options
+        self.seed = options.seed
+        self.token_ttl = float(options.token_ttl)
+        self.error_code_field = options.error_code_field
+        self.store: Store = generate(options.seed, people_count(options.size))
         self.clients = ClientRegistry()
         self.clients.register(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_SCOPES)
-        for client_id, (secret, scopes) in (clients or {}).items():
+        for client_id, (secret, scopes) in (options.clients or {}).items():
             self.clients.register(client_id, secret, scopes)
         self.tokens = TokenStore()
-        self.faults = FaultTable(seed)
-        self.faults.set_latency(latency_ms, jitter_ms)
+        self.faults = FaultTable(options.seed)
+        self.faults.set_latency(options.latency_ms, options.jitter_ms)
         self.stats = Stats()
         self.base_url = ""

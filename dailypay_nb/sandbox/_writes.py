@@ -6,11 +6,13 @@ import hashlib
 import json
 import re
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from . import _jsonapi
 from ._bodies import Obj, document_data, member, only, reference, same_id
-from ._calls import UUID_RE, Call, Reply, includes, not_found
+from ._calls import UUID_RE, Call, Reply, not_found
 from ._data import DAILYPAY_CARD_CAPABILITIES, DEBIT_CAPABILITIES, DEPOSITORY_CAPABILITIES, mask
 from ._errors import ApiError, error_body
 from ._reads import find_job, transfer_document
@@ -162,10 +164,18 @@ def create_account(call: Call) -> Reply:
         )
     name = member(attributes, "name", "/data/attributes", str, required=True, code=code)
     details = member(attributes, "details", "/data/attributes", dict, required=True, code=code)
-    if account_type == "DEPOSITORY":
-        account = _depository(call, person_id, name, subtype, details)
-    else:
-        account = _card(call, person_id, name, subtype, details)
+    kind = _depository(details) if account_type == "DEPOSITORY" else _card(call, subtype, details)
+    account = Account(
+        id=str(uuid.uuid4()),
+        person_id=person_id,
+        name=name,
+        account_type=account_type,
+        subtype=subtype,
+        verification_status="VERIFIED",
+        details=kind.details,
+        capabilities=list(kind.capabilities),
+        fingerprint=kind.fingerprint,
+    )
     for other in call.store.accounts_by_person.get(person_id, []):
         if call.store.accounts[other].fingerprint == account.fingerprint:
             raise _bad(
@@ -177,7 +187,16 @@ def create_account(call: Call) -> Reply:
     return Reply(document={"data": _jsonapi.account(account, call.base)})
 
 
-def _depository(call: Call, person_id: str, name: str, subtype: str, details: Obj) -> Account:
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """What the account type decides about a new account: stored details, capabilities, identity."""
+
+    details: dict[str, str]
+    capabilities: Sequence[tuple[str, int]]
+    fingerprint: str
+
+
+def _depository(details: Obj) -> _Kind:
     fields = {
         f: _details_field(details, f) for f in ("first_name", "last_name", "routing_number", "account_number")
     }
@@ -198,25 +217,19 @@ def _depository(call: Call, person_id: str, name: str, subtype: str, details: Ob
             "Bank accounts with this routing number are blocked.",
             "/data/attributes/details/routing_number",
         )
-    return Account(
-        id=str(uuid.uuid4()),
-        person_id=person_id,
-        name=name,
-        account_type="DEPOSITORY",
-        subtype=subtype,
-        verification_status="VERIFIED",
+    return _Kind(
         details={
             "first_name": fields["first_name"],
             "last_name": fields["last_name"],
             "routing_number": mask(routing),
             "account_number": mask(number),
         },
-        capabilities=list(DEPOSITORY_CAPABILITIES),
+        capabilities=DEPOSITORY_CAPABILITIES,
         fingerprint=f"dep:{routing}:{number}",
     )
 
 
-def _card(call: Call, person_id: str, name: str, subtype: str, details: Obj) -> Account:
+def _card(call: Call, subtype: str, details: Obj) -> _Kind:
     names = (
         "token",
         "first_name",
@@ -256,13 +269,7 @@ def _card(call: Call, person_id: str, name: str, subtype: str, details: Obj) -> 
     if fields["issuer"].startswith(BLOCKED_ISSUER):
         raise _bad("DEBIT_CARD_CREATION_BLOCKED", "Cards with this BIN are blocked.", f"{pointer}/issuer")
     capabilities = DEBIT_CAPABILITIES if subtype == "DEBIT" else DAILYPAY_CARD_CAPABILITIES
-    return Account(
-        id=str(uuid.uuid4()),
-        person_id=person_id,
-        name=name,
-        account_type="CARD",
-        subtype=subtype,
-        verification_status="VERIFIED",
+    return _Kind(
         details={
             "last_four": card["last_four"],
             "issuer": fields["issuer"],
@@ -271,7 +278,7 @@ def _card(call: Call, person_id: str, name: str, subtype: str, details: Obj) -> 
             "expiration_month": month,
             "expiration_year": year,
         },
-        capabilities=list(capabilities),
+        capabilities=capabilities,
         fingerprint=f"card:{fields['issuer']}:{card['last_four']}:{month}/{year}",
     )
 
@@ -290,12 +297,12 @@ def delete_account(call: Call) -> Reply:
 
 
 def _fingerprint(call: Call) -> str:
+    """What a replay must repeat besides the key: method, path and body (not the query string)."""
     try:
         canonical = json.dumps(json.loads(call.body), sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, UnicodeDecodeError):
         canonical = call.body
-    include = (call.param("include") or "").encode()
-    return hashlib.sha256(canonical + b"\0" + include).hexdigest()
+    return hashlib.sha256(b"\0".join([call.method.encode(), call.url_path.encode(), canonical])).hexdigest()
 
 
 def create_transfer(call: Call) -> Reply:
@@ -348,7 +355,6 @@ def create_transfer(call: Call) -> Reply:
 def _create_transfer(call: Call) -> Reply:
     store = call.store
     data = document_data(call, "transfers")
-    includes(call)
     person = store.people[call.token.person_id or ""]
     transfer_id = member(data, "id", "/data", str, required=False)
     if transfer_id is not None:
