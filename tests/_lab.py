@@ -218,25 +218,69 @@ def open_notebook(page: Any, lab: Lab, name: str) -> Any:
     return panel
 
 
-def run_all_cells(page: Any, panel: Any, attempts: int = 3) -> None:
-    """Run > Run All Cells, until a prompt shows `[*]` or `[n]`.
+def run_all_cells(page: Any, panel: Any, attempts: int = 3, until: str | None = None) -> None:
+    """Run > Run All Cells, until a prompt shows `[*]` or `[n]` (or, with `until`, until that
+    selector matches in the notebook: prompts keep their old numbers after a kernel restart).
 
     PITFALL: the menu command does nothing while the notebook is not yet the shell's current
     widget (seen once in a few runs), so focus the notebook first and check that it ran.
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    started = panel.locator(".jp-InputArea-prompt").filter(has_text=re.compile(r"\[(\*|\d+)\]"))
+    if until is None:
+        started = panel.locator(".jp-InputArea-prompt").filter(has_text=re.compile(r"\[(\*|\d+)\]"))
+    else:
+        started = panel.locator(until)
     for _ in range(attempts):
         panel.locator(".jp-Notebook").click(position={"x": 5, "y": 5})
         page.locator('.lm-MenuBar-itemLabel:text-is("Run")').click()
         page.locator('.lm-Menu-itemLabel:text-is("Run All Cells")').click()
         try:
-            started.first.wait_for(timeout=5_000)
+            started.first.wait_for(timeout=10_000 if until else 5_000)
             return
         except PlaywrightTimeout:
             page.keyboard.press("Escape")  # close the menu if it is still open
     raise AssertionError("Run All Cells did not start the notebook")
+
+
+def restart_kernel(page: Any, panel: Any) -> None:
+    """Kernel > Restart Kernel…, confirmed in the dialog, as a user does; returns once the new
+    kernel is idle."""
+    panel.locator(".jp-Notebook").click(position={"x": 5, "y": 5})
+    page.locator('.lm-MenuBar-itemLabel:text-is("Kernel")').click()
+    page.locator('.lm-Menu-itemLabel:text-matches("^Restart Kernel…?$")').click()
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    page.locator(".jp-Dialog").wait_for(state="detached")
+    panel.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').wait_for()
+
+
+def contact_sheet(images: list[Path], out: Path, width: int = 2400, columns: int = 4) -> Path:
+    """One PNG of `images` side by side, each under its file name, for a review at a glance."""
+    from PIL import Image, ImageDraw
+
+    cell = width // columns
+    thumbs = []
+    for path in images:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            scale = min(1.0, (cell - 16) / img.width)
+            thumbs.append(
+                (path.stem, img.resize((max(1, int(img.width * scale)), max(1, int(img.height * scale)))))
+            )
+    rows = [thumbs[i : i + columns] for i in range(0, len(thumbs), columns)]
+    heights = [max(t.height for _, t in row) + 28 for row in rows]
+    sheet = Image.new("RGB", (width, sum(heights) + 8), "#808080")
+    draw = ImageDraw.Draw(sheet)
+    y = 4
+    for row, height in zip(rows, heights, strict=True):
+        for index, (name, thumb) in enumerate(row):
+            x = index * cell + 8
+            draw.text((x, y + 4), name, fill="#ffffff")
+            sheet.paste(thumb, (x, y + 22))
+        y += height
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    return out
 
 
 def save_notebook(page: Any, panel: Any, path: Path, must_contain: str) -> str:

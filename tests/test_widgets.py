@@ -81,8 +81,8 @@ def synced_states(widget: Any, seen: set[int] | None = None) -> list[str]:
 def assert_clean(form: TokenForm, wire: list[str], *values: str | Secret | None) -> None:
     """Neither the synced state of any widget of the form nor any message sent holds a value."""
     texts = [v.reveal() if isinstance(v, Secret) else v for v in values if v]
-    if form.token is not None:
-        texts.append(form.token.access_token.reveal())
+    if form.current_token is not None:
+        texts.append(form.current_token.access_token.reveal())
     states = synced_states(form.widget)
     assert len(states) > 30  # the walk really went through the tree
     for text in texts:
@@ -208,26 +208,86 @@ def test_clock_and_phases_text() -> None:
 
 
 def test_error_html_is_short_and_redacted() -> None:
-    """One message line, one hint line, no traceback, and secrets in play are masked."""
-    exc = TokenError("refused: secret=abc hunter2 here", error="invalid_client", status=401, hint="check it")
-    text = logic.error_html(exc, Secret("hunter2"))
+    """One headline naming the code and status once, the server's words muted, one hint, the
+    request id muted; no traceback; the secrets in play (and their encodings) are masked."""
+    exc = TokenError(
+        "token request refused: invalid_client (HTTP 401): bad secret=abc hunter2+x",
+        error="invalid_client",
+        status=401,
+        description="bad secret=abc hunter2+x hunter2%2Bx aWQ6aHVudGVyMit4",  # raw, form-encoded, Basic
+        request_id="rid-1",
+        hint="check it",
+    )
+    text = logic.error_html(exc, Secret("hunter2+x"), client_id="id")
+    assert "✖ Wrong client id or secret — invalid_client, HTTP 401</div>" in text
+    assert text.count("invalid_client") == 1
+    assert text.count("HTTP 401") == 1
     assert "hunter2" not in text
+    assert "aWQ6aHVudGVyMit4" not in text
     assert "abc" not in text
-    assert "→ check it" in text
-    assert "invalid_client · HTTP 401" in text
+    assert "dpnb-said" in text
+    assert "→ check it" in text  # no origins given: the core's hint
+    assert re.search(r"dpnb-request-id' style='color:var\(--jp-ui-font-color2\)[^>]*>request id rid-1<", text)
     assert "Traceback" not in text
     assert "unexpected KeyError" in logic.error_html(KeyError("x"))
 
 
-def test_placeholders_and_sources(tmp_path: Path) -> None:
-    """The secret field explains where the secret comes from."""
+def test_error_hint_names_where_the_value_came_from(tmp_path: Path) -> None:
+    """invalid_client: the hint names the typed secret or the .env variables, and outlines both fields."""
     env = tmp_path / ".env"
     env.write_text("DAILYPAY_ENVIRONMENT=uat\nDAILYPAY_CLIENT_ID=cid\nDAILYPAY_CLIENT_SECRET=s3\n")
     base = dp.load_settings(env_file=env)
-    assert logic.secret_placeholder(base, "uat", None) == f"from .env ({env.resolve()}); type to override"
+    exc = TokenError("refused", error="invalid_client", status=401)
+    scopes = ("health:read",)
+
+    from_env = logic.origins(base, logic.FieldValues("uat", "cid", None, scopes), demo_client_id="d")
+    view = logic.error_view(exc, from_env, "uat")
+    assert view.fields == {"client_id", "client_secret"}
+    assert view.hint == (
+        f"check DAILYPAY_CLIENT_ID and DAILYPAY_CLIENT_SECRET in .env ({env.resolve()}) for UAT, "
+        "or type the secret in the form"
+    )
+
+    typed = Secret("typed-one")
+    from_field = logic.origins(base, logic.FieldValues("uat", "cid", typed, scopes), demo_client_id="d")
+    hint = logic.error_view(exc, from_field, "uat").hint
+    assert f"the secret you typed ({typed.fingerprint})" in hint
+    assert hint.endswith(
+        f"type the secret again, or forget it to use DAILYPAY_CLIENT_SECRET in .env ({env.resolve()})"
+    )
+    assert hint.startswith(f"check DAILYPAY_CLIENT_ID in .env ({env.resolve()}) and")
+
+    other = logic.origins(base, logic.FieldValues("production", "pid", typed, scopes), demo_client_id="d")
+    assert logic.error_view(exc, other, "production").hint == (
+        f"check the client id you typed and the secret you typed ({typed.fingerprint}) for Production: "
+        "type the secret again"
+    )
+    assert "DAILYPAY" not in logic.error_view(exc, other, "production").hint
+    refused_scope = TokenError("refused", error="invalid_scope", status=400)
+    assert logic.error_view(refused_scope, other, "production").fields == {"scopes"}
+    missing = SettingsError("DAILYPAY_CLIENT_ID is missing", variable="DAILYPAY_CLIENT_ID")
+    assert logic.error_view(missing).fields == {"client_id"}
+
+
+def test_placeholders_and_sources(tmp_path: Path) -> None:
+    """The secret field's placeholder is short (it must fit a narrow field); the note under it
+    says where the secret comes from."""
+    env = tmp_path / ".env"
+    env.write_text("DAILYPAY_ENVIRONMENT=uat\nDAILYPAY_CLIENT_ID=cid\nDAILYPAY_CLIENT_SECRET=s3\n")
+    base = dp.load_settings(env_file=env)
+    assert logic.secret_placeholder(base, "uat", None) == "from .env"
+    assert logic.secret_note(base, "uat", None) == f"from .env ({env.resolve()}); type to override"
     assert "demo secret" in logic.secret_placeholder(base, "sandbox", None)
-    assert "PRODUCTION client secret" in logic.secret_placeholder(base, "production", None)
-    assert "sha256:" in logic.secret_placeholder(base, "uat", Secret("typed"))
+    assert logic.secret_placeholder(base, "production", None) == "PRODUCTION client secret"
+    typed = Secret("typed")
+    assert logic.secret_placeholder(base, "uat", typed) == f"typed secret ({typed.fingerprint})"
+    assert logic.secret_note(base, "uat", typed).endswith(
+        f"or forget it to use DAILYPAY_CLIENT_SECRET in .env ({env.resolve()})"
+    )
+    placeholders = [
+        logic.secret_placeholder(base, e, t) for e in ("sandbox", "uat", "production") for t in (None, typed)
+    ]
+    assert max(len(p) for p in placeholders) <= 32
 
 
 # -- the form against a sandbox --------------------------------------------------------------
@@ -262,7 +322,8 @@ def test_env_file_without_secret_asks_for_it(wire: list[str], forms: list[TokenF
         dp.load_settings()  # what the form works around
     form = make(forms)
     assert form._client_id.value == "cid-42"
-    assert "type the UAT client secret" in form._secret.placeholder
+    assert form._secret.placeholder == "UAT client secret"
+    assert "set DAILYPAY_CLIENT_SECRET in .env" in form._secret_note.value
     form._get.click()
     assert form.wait(WAIT) is None
     assert isinstance(form.error, SettingsError)
@@ -280,7 +341,7 @@ def test_get_token_success(sandbox: Any, wire: list[str], forms: list[TokenForm]
     assert_clean(form, wire, sandbox.client_secret)
     form._get.click()
     token = form.wait(WAIT)
-    assert token is form.token
+    assert token is form.current_token
     assert form.error is None
     text = status(form)
     assert "Token obtained from sandbox" in text
@@ -315,7 +376,9 @@ def test_second_click_reuses_cached_token(sandbox: Any, wire: list[str], forms: 
 
 
 def test_invalid_client_then_recovery(sandbox: Any, wire: list[str], forms: list[TokenForm]) -> None:
-    """A wrong typed secret: invalid_client with its hint, no traceback; retyping fixes it."""
+    """A wrong typed secret: one headline, a hint naming the typed secret (not an environment
+    variable), both credential fields outlined, no traceback; retyping fixes it and keeps the
+    failed exchange in the history (a new secret means a new session, not a wiped table)."""
     form = make(forms, settings_for(sandbox))
     type_secret(form, WRONG)
     assert form._secret.value == ""
@@ -323,14 +386,25 @@ def test_invalid_client_then_recovery(sandbox: Any, wire: list[str], forms: list
     assert_clean(form, wire, WRONG, sandbox.client_secret)
     form._get.click()
     assert form.wait(WAIT) is None
-    assert form.token is None
+    assert form.current_token is None
     assert isinstance(form.error, TokenError)
     assert form.error.error == "invalid_client"
     text = status(form)
-    assert "invalid_client (HTTP 401)" in text
-    assert "→ check DAILYPAY_CLIENT_ID" in text
+    assert "✖ Wrong client id or secret — invalid_client, HTTP 401</div>" in text
+    assert text.count("HTTP 401") == 1
+    hint = re.search(r"<div class='dpnb-hint'>→ ([^<]*)</div>", text)
+    assert hint is not None
+    assert "the secret you typed (sha256:" in hint.group(1)
+    assert hint.group(1).endswith(
+        "type the secret again, or forget it to use the client_secret given to dp.form()"
+    )
+    assert "DAILYPAY_" not in hint.group(1)
+    assert "server: Client authentication failed" in text
+    assert "request id " in text
     assert "Traceback" not in text
-    assert "dpnb-error" in text
+    assert "dpnb-invalid" in form._client_id._dom_classes
+    assert "dpnb-invalid" in form._secret._dom_classes
+    assert "dpnb-invalid" not in form._scopes._dom_classes
     assert "HTTP 401" in form._frames.value  # the failed exchange is in the timings table
     assert not form._get.disabled
     assert_clean(form, wire, WRONG, sandbox.client_secret)
@@ -339,6 +413,11 @@ def test_invalid_client_then_recovery(sandbox: Any, wire: list[str], forms: list
     form._get.click()
     assert form.wait(WAIT) is not None
     assert "Token obtained" in status(form)
+    assert "dpnb-invalid" not in form._client_id._dom_classes + form._secret._dom_classes
+    assert list(form.timings["seq"]) == [1, 2]
+    assert list(form.timings["status"]) == [401, 200]
+    assert len(form.tokens) == 1
+    assert "HTTP 401" in form._frames.value  # still there: history is not wiped by a new secret
     assert_clean(form, wire, WRONG, sandbox.client_secret)
 
 
