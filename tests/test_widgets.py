@@ -588,6 +588,187 @@ def test_password_echo_is_off(wire: list[str], forms: list[TokenForm]) -> None:
     plain.close()
 
 
+def test_environments_keep_their_own_history(sandbox: Any, wire: list[str], forms: list[TokenForm]) -> None:
+    """Status, tables, outlines, clock and error belong to the selected environment: another
+    one shows its own history or "none yet", and switching back brings the first one back."""
+    form = make(forms, settings_for(sandbox))
+    type_secret(form, WRONG)
+    form.submit().result(WAIT)
+    assert isinstance(form.error, TokenError)
+    sandbox_status = status(form)
+
+    form._environment.value = "uat"
+    assert status(form) == logic.status_html("uat", "", "")
+    assert "no token yet for UAT" in status(form)
+    assert "HTTP 401" not in form._frames.value
+    assert form._frames.value.count("none yet for UAT") == 2
+    assert form.error is None
+    assert form.session is None
+    assert form.tokens.empty
+    assert form.timings.empty
+    assert "dpnb-invalid" not in form._client_id._dom_classes + form._secret._dom_classes
+    assert "sha256:" not in form._secret.placeholder  # the typed secret stays with the sandbox
+    assert form._forget.layout.display == "none"
+
+    form._environment.value = "sandbox"
+    assert status(form) == sandbox_status
+    assert isinstance(form.error, TokenError)
+    assert "sha256:" in form._secret.placeholder
+    assert "dpnb-invalid" in form._secret._dom_classes
+
+    form._scope_boxes["client:admin"].value = False  # other settings: a new session, same history
+    type_secret(form, sandbox.client_secret)
+    token = form.submit().result(WAIT)
+    assert token is form.current_token
+    assert list(form.timings["seq"]) == [1, 2]
+    assert list(form.timings.columns) == list(dp._frames.timings_frame([]).columns)
+    assert len(form.session.timings) == 1  # the current session only holds its own row
+    assert "token expires in" in form._clock.value
+    form._environment.value = "production"
+    assert form._clock.value == ""  # no countdown of another environment's token
+    assert form.current_token is None
+    assert_clean(form, wire, WRONG, sandbox.client_secret)
+
+
+def test_forget_typed_secret(sandbox: Any, wire: list[str], forms: list[TokenForm]) -> None:
+    """ "forget typed secret" drops it: the configured secret is used again, the history stays."""
+    form = make(forms, settings_for(sandbox))
+    type_secret(form, WRONG)
+    assert form._forget.layout.display is None  # shown
+    assert "forget it to use the client_secret given to dp.form()" in form._secret_note.value
+    assert form.submit().result(WAIT) is None
+    form._forget.click()
+    assert form.fields().typed_secret is None
+    assert form._forget.layout.display == "none"
+    assert form._secret.placeholder == "from the settings given to the form"
+    assert form.submit().result(WAIT) is not None
+    assert "Token obtained" in status(form)
+    assert list(form.timings["status"]) == [401, 200]
+    assert_clean(form, wire, WRONG, sandbox.client_secret)
+
+
+def test_test_token_adds_under_the_details(sandbox: Any, wire: list[str], forms: list[TokenForm]) -> None:
+    """Test token keeps the token's details and adds its answer under them; a later Get token
+    shows the details alone again."""
+    form = make(forms, settings_for(sandbox))
+    token = form.submit().result(WAIT)
+    details = status(form)
+    form._test.click()
+    assert form.wait(WAIT).status == 200
+    text = status(form)
+    assert text.startswith(details)
+    assert text.index(token.fingerprint) < text.index("GET /rest/health answered 200")
+    assert re.search(r"the token works <span class='dpnb-at'[^>]*>· \d\d:\d\d:\d\d UTC</span>", text)
+    form._get.click()
+    form.wait(WAIT)
+    assert "answered 200" not in status(form)
+    assert "Cached token reused" in status(form)
+    assert_clean(form, wire, sandbox.client_secret)
+
+
+def test_status_is_safe_to_freeze(sandbox: Any, forms: list[TokenForm]) -> None:
+    """What is synced states absolute times; only the clock counts down, marked live (the CSS
+    hides `.dpnb-live` and the clock once the kernel is gone)."""
+    form = make(forms, settings_for(sandbox))
+    token = form.submit().result(WAIT)
+    expires = token.expires_at.strftime("%H:%M:%S UTC")
+    assert f">{expires}</span>" in status(form)
+    assert "expires in" not in status(form) + form._frames.value
+    assert form._clock.value.startswith("<span class='dpnb-live'")
+    header = form.widget.children[0].value
+    for rule in (
+        ".dpnb-form.jupyter-widgets-disconnected .dpnb-clock",
+        ".dpnb-form.jupyter-widgets-disconnected .dpnb-live",
+        ".dpnb-form .jupyter-widgets-disconnected::before",
+        ".dpnb-form.jupyter-widgets-disconnected .dpnb-offline",
+    ):
+        assert rule in header
+    assert "run this cell again" in header.lower()
+
+
+def test_server_echo_is_redacted_in_widget_state(
+    sandbox: Any, wire: list[str], forms: list[TokenForm]
+) -> None:
+    """Whatever the token endpoint echoes of a typed secret (raw, form-encoded, as Basic
+    credentials, in the request id header) reaches no widget state and no message."""
+    import base64
+    from urllib.parse import quote_plus
+
+    typed = "p@ss/w0rd+x=1&y"
+    encoded = quote_plus(typed)
+    basic = base64.b64encode(f"{sandbox.client_id}:{typed}".encode()).decode()
+    sandbox.inject(
+        "/oauth2/token",
+        status=401,
+        times=1,
+        headers={"x-request-id": f"rid-{encoded}"},
+        body={"error": "invalid_client", "error_description": f"got {typed} / {encoded} / {basic}"},
+    )
+    form = make(forms, settings_for(sandbox))
+    type_secret(form, typed)
+    assert form.submit().result(WAIT) is None
+    assert "server: got *** / *** / ***" in status(form)
+    assert "rid-***</div>" in status(form)  # the header as the server sent it, redacted
+    assert_clean(form, wire, typed, encoded, basic)
+
+
+def test_typed_value_leaves_the_message_in_place(wire: list[str], forms: list[TokenForm]) -> None:
+    """The typed value is taken out of the comm message itself (frames above share that dict),
+    the `value` trait never holds it, and the browser's field is emptied."""
+    form = make(forms)
+    seen: list[str] = []
+    form._secret.observe(lambda change: seen.append(change["new"]), "value")
+    state = {"value": "typed-in-browser", "placeholder": "kept"}
+    msg = {"content": {"data": {"method": "update", "state": state, "buffer_paths": []}}, "buffers": []}
+    form._secret.comm.handle_msg(msg)
+    assert state == {"placeholder": "kept"}  # the rest of the update still applies
+    assert form.fields().typed_secret == Secret("typed-in-browser")
+    assert seen == []
+    assert any('"value": ""' in m for m in wire)  # "" sent: the browser's field empties
+    assert not any("typed-in-browser" in m for m in wire)
+
+
+def test_secret_assigned_from_python_is_never_synced(wire: list[str], forms: list[TokenForm]) -> None:
+    """`field.value = ...` from code is taken like a typed value and never sent to the browser."""
+    form = make(forms)
+    form._secret.value = "assigned-in-code"
+    assert form._secret.value == ""
+    assert form.fields().typed_secret == Secret("assigned-in-code")
+    assert not any("assigned-in-code" in m for m in wire)
+
+
+def test_no_logger_records_the_typed_secret(
+    sandbox: Any, wire: list[str], forms: list[TokenForm], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every logger at DEBUG: the comm package's per-message line, a kernel-style line of the
+    message content and our own lines carry no typed secret (the real kernel is in
+    test_form_secret_logs.py)."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    for name in [*logging.root.manager.loggerDict, "Comm", "IPKernelApp", "traitlets", "tornado"]:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    form = make(forms, settings_for(sandbox, client_secret="not-this"))
+    msg = {
+        "content": {
+            "comm_id": form._secret.comm.comm_id,
+            "data": {"method": "update", "state": {"value": "typed-s3cret"}, "buffer_paths": []},
+        },
+        "buffers": [],
+    }
+    logging.getLogger("IPKernelApp").debug("   Content: %s\n", msg["content"])  # as ipykernel does
+    logging.getLogger("IPKernelApp").debug("preformatted %s", repr(msg))
+    form._secret.comm.handle_msg(msg)
+    press_enter(form)
+    form.wait(WAIT)
+    records = [r for r in caplog.records if r.name == "Comm" and "handle_msg" in r.msg]
+    assert records, "the comm package no longer logs messages: this test checks nothing"
+    for record in caplog.records:
+        assert "typed-s3cret" not in record.getMessage()
+        assert "typed-s3cret" not in repr(vars(record))
+    assert "typed-s3cret" not in caplog.text
+
+
 def test_display_and_close(forms: list[TokenForm]) -> None:
     """dp.form() displays as its widget; close() stops the clock thread and closes the widgets."""
     form = dp.form()
