@@ -336,13 +336,14 @@ class TokenForm:
             fields = self.fields()
             h = self._history[fields.environment]
             self._busy_since, self._busy_env = time.monotonic(), fields.environment
-            h.result_html = logic.busy_html(what, fields.environment)
-            h.invalid = frozenset()
+            before = h.result_html, h.invalid
+            h.result_html, h.invalid = logic.busy_html(what, fields.environment), frozenset()
             self._set_busy(True, what)
             try:
                 future = self._pool.submit(self._guarded, job, fields, h)
             except RuntimeError:  # the pool is shut down: the form was closed
                 self._busy_since = None
+                h.result_html, h.invalid = before
                 self._set_busy(False)
                 raise
             self._future = future
