@@ -23,6 +23,7 @@ import dailypay_nb as dp
 from dailypay_nb import Secret, SettingsError, TokenError, TokenTransportError
 from dailypay_nb.widgets import TokenForm
 from dailypay_nb.widgets import _logic as logic
+from dailypay_nb.widgets import _render as render
 
 WAIT = 15.0
 WRONG = "wrong-secret-" + "7f3a9c"
@@ -174,10 +175,10 @@ def test_form_settings_rules() -> None:
 
 def test_scope_html_highlights_differences() -> None:
     """Missing scopes are struck through in the error colour, extra ones in the warning colour."""
-    same = logic.scope_html(["a:b"], ["a:b"])
+    same = render.scope_html(["a:b"], ["a:b"])
     assert "granted as requested" in same
     assert "line-through" not in same
-    diff = logic.scope_html(["a:b", "c:d"], ["a:b", "e:f"])
+    diff = render.scope_html(["a:b", "c:d"], ["a:b", "e:f"])
     assert "not granted: c:d" in diff
     assert "granted without asking: e:f" in diff
     assert "line-through" in diff
@@ -193,15 +194,15 @@ def test_clock_and_phases_text() -> None:
 
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
     token = Token(Secret("t"), "bearer", ("a",), ("a",), 3600, now, now + timedelta(seconds=3725))
-    assert logic.clock_text(token, None, 0, now.timestamp()) == "token expires in 1:02:05"
-    assert logic.clock_text(token, None, 0, now.timestamp() + 4000).startswith("token expired")
-    assert logic.clock_text(token, 10.0, 12.4) == "waiting 2 s"
-    assert "fa-hourglass-half" in logic.clock_html("waiting 2 s")
-    assert logic.clock_html("") == ""
+    assert render.clock_text(token, None, 0, now.timestamp()) == "token expires in 1:02:05"
+    assert render.clock_text(token, None, 0, now.timestamp() + 4000).startswith("token expired")
+    assert render.clock_text(token, 10.0, 12.4) == "waiting 2 s"
+    assert "fa-hourglass-half" in render.clock_html("waiting 2 s")
+    assert render.clock_html("") == ""
     row = {"method": "POST", "endpoint": "/oauth2/token", "status": 200, "connect_ms": 0.41,
            "tls_ms": float("nan"), "send_ms": 0.1, "wait_ms": 3.0, "download_ms": 0.2, "total_ms": 4.0,
            "reused_connection": False}  # fmt: skip
-    assert logic.phases_text(row) == (
+    assert render.phases_text(row) == (
         "POST /oauth2/token 200 · connect 0.4 ms · send 0.1 ms · wait 3.0 ms · download 0.2 ms"
         " · total 4.0 ms · new connection"
     )
@@ -218,7 +219,7 @@ def test_error_html_is_short_and_redacted() -> None:
         request_id="rid-1",
         hint="check it",
     )
-    text = logic.error_html(exc, Secret("hunter2+x"), client_id="id")
+    text = render.error_html(exc, Secret("hunter2+x"), client_id="id")
     assert "✖ Wrong client id or secret — invalid_client, HTTP 401</div>" in text
     assert text.count("invalid_client") == 1
     assert text.count("HTTP 401") == 1
@@ -229,7 +230,7 @@ def test_error_html_is_short_and_redacted() -> None:
     assert "→ check it" in text  # no origins given: the core's hint
     assert re.search(r"dpnb-request-id' style='color:var\(--jp-ui-font-color2\)[^>]*>request id rid-1<", text)
     assert "Traceback" not in text
-    assert "unexpected KeyError" in logic.error_html(KeyError("x"))
+    assert "unexpected KeyError" in render.error_html(KeyError("x"))
 
 
 def test_error_hint_names_where_the_value_came_from(tmp_path: Path) -> None:
@@ -267,6 +268,29 @@ def test_error_hint_names_where_the_value_came_from(tmp_path: Path) -> None:
     assert logic.error_view(refused_scope, other, "production").fields == {"scopes"}
     missing = SettingsError("DAILYPAY_CLIENT_ID is missing", variable="DAILYPAY_CLIENT_ID")
     assert logic.error_view(missing).fields == {"client_id"}
+
+
+def test_history_frames_continue_across_sessions() -> None:
+    """Frames of successive sessions become one: seq goes on, columns and dtypes stay."""
+    import math
+
+    from dailypay_nb._frames import timings_frame
+    from dailypay_nb.widgets import _history as history
+
+    def row(seq: int, endpoint: str) -> tuple[Any, ...]:
+        head = [seq, 1.7e9 + seq, "api", "GET", endpoint, "http://h" + endpoint, 200, 1, True]
+        return (*head, math.nan, math.nan, 0.1, 1.0, 0.1, 1.2, 10, None, None, None)
+
+    first = timings_frame([row(1, "/rest/health"), row(3, "/rest/health")])  # seq 2 dropped by the buffer
+    second = timings_frame([row(1, "/rest/jobs")])
+    merged = history.merge_timings([first, timings_frame([]), second])
+    assert list(merged["seq"]) == [1, 3, 4]
+    assert list(merged.columns) == list(first.columns)
+    assert [str(d) for d in merged.dtypes] == [str(d) for d in first.dtypes]
+    assert list(merged["endpoint"]) == ["/rest/health", "/rest/health", "/rest/jobs"]
+    assert history.merge_timings([first]) is first
+    assert history.merge_timings([]).empty
+    assert history.merge_tokens([]).empty
 
 
 def test_placeholders_and_sources(tmp_path: Path) -> None:
@@ -598,7 +622,7 @@ def test_environments_keep_their_own_history(sandbox: Any, wire: list[str], form
     sandbox_status = status(form)
 
     form._environment.value = "uat"
-    assert status(form) == logic.status_html("uat", "", "")
+    assert status(form) == render.status_html("uat", "", "")
     assert "no token yet for UAT" in status(form)
     assert "HTTP 401" not in form._frames.value
     assert form._frames.value.count("none yet for UAT") == 2

@@ -1,4 +1,5 @@
-"""`TokenForm`: the ipywidgets face of the client-credentials flow. Thin: the logic is in `_logic`.
+"""`TokenForm`: the ipywidgets face of the client-credentials flow. Thin: the logic is in `_logic`,
+the HTML in `_render`.
 
 Threads: requests run in one worker thread, so the kernel stays free and the countdown keeps
 ticking; a daemon ticker thread refreshes the clock line once a second until the form closes.
@@ -10,7 +11,7 @@ starts a new session but keeps the environment's earlier rows.
 
 Layout: one flex row per label and field (no grid), so the marker ipywidgets adds to a view
 that lost its kernel cannot shift labels against fields; the form's CSS hides that marker and
-shows one "run this cell again" note instead (see `_logic.STYLE`).
+shows one "run this cell again" note instead (see `_style.STYLE`).
 
 Secret safety: see `_secret_input`. Every other widget shows tokens and secrets masked only,
 and every text from a server is redacted before it becomes widget state.
@@ -34,7 +35,10 @@ from .._client import Session, connect
 from .._config import CLIENT_SCOPES, Settings
 from .._exceptions import DailyPayError, TokenError, redact
 from .._secret import Secret
+from . import _history as history
 from . import _logic as logic
+from . import _render as render
+from . import _style as style
 from ._secret_input import SecretInput
 
 if TYPE_CHECKING:
@@ -56,7 +60,7 @@ OFFLINE_NOTE = (
     "Run this cell again; what shows below is from before."
 )
 
-Job = Callable[[logic.FieldValues, logic.EnvHistory], Any]
+Job = Callable[[logic.FieldValues, history.EnvHistory], Any]
 
 
 class TokenForm:
@@ -77,7 +81,7 @@ class TokenForm:
 
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = logic.base_settings(settings, overrides)
-        self._history = {env: logic.EnvHistory() for _, env in logic.ENVIRONMENT_CHOICES}
+        self._history = {env: history.EnvHistory() for _, env in logic.ENVIRONMENT_CHOICES}
         self._lock = threading.RLock()
         self._future: concurrent.futures.Future[Any] | None = None
         self._busy_since: float | None = None
@@ -152,10 +156,10 @@ class TokenForm:
         where = f"settings from {s.env_file}" if s.env_file else "no .env found: the local sandbox needs none"
         header = _classed(
             w.HTML(
-                logic.STYLE
+                style.STYLE
                 + f"<div class='dpnb-offline'>{OFFLINE_NOTE}</div>"
                 + "<b>DailyPay token</b> "
-                + f"<span style='color:{logic.MUTED}'>· client credentials · {where}</span>"
+                + f"<span style='color:{style.MUTED}'>· client credentials · {where}</span>"
             ),
             "dpnb-header",
         )
@@ -222,8 +226,8 @@ class TokenForm:
             if environment != self._environment.value:
                 return
             h = self._history[environment]
-            self._status.value = logic.status_html(environment, h.token_html, h.result_html)
-            self._frames.value = logic.frames_html(
+            self._status.value = render.status_html(environment, h.token_html, h.result_html)
+            self._frames.value = render.frames_html(
                 self.tokens, self.timings, environment, secrets=self._redaction_values(environment)
             )
             for name, widget in (
@@ -337,7 +341,7 @@ class TokenForm:
             h = self._history[fields.environment]
             self._busy_since, self._busy_env = time.monotonic(), fields.environment
             before = h.result_html, h.invalid
-            h.result_html, h.invalid = logic.busy_html(what, fields.environment), frozenset()
+            h.result_html, h.invalid = render.busy_html(what, fields.environment), frozenset()
             self._set_busy(True, what)
             try:
                 future = self._pool.submit(self._guarded, job, fields, h)
@@ -350,7 +354,7 @@ class TokenForm:
         self._render(fields.environment)
         return future
 
-    def _guarded(self, job: Job, fields: logic.FieldValues, h: logic.EnvHistory) -> Any:
+    def _guarded(self, job: Job, fields: logic.FieldValues, h: history.EnvHistory) -> Any:
         try:
             result = job(fields, h)
             h.error, h.invalid = None, frozenset()
@@ -367,7 +371,7 @@ class TokenForm:
             self._render(fields.environment)
 
     def _failed(
-        self, exc: Exception, fields: logic.FieldValues, h: logic.EnvHistory, *, token_lost: bool
+        self, exc: Exception, fields: logic.FieldValues, h: history.EnvHistory, *, token_lost: bool
     ) -> None:
         from .. import sandbox
 
@@ -377,7 +381,7 @@ class TokenForm:
             h.invalid = logic.error_view(exc).fields
             if token_lost:
                 h.token, h.token_html = None, ""
-            h.result_html = logic.error_html(
+            h.result_html = render.error_html(
                 exc,
                 fields.typed_secret,
                 self.settings.client_secret,
@@ -386,7 +390,7 @@ class TokenForm:
                 client_id=fields.client_id,
             )
 
-    def _ensure_session(self, fields: logic.FieldValues, h: logic.EnvHistory) -> Session:
+    def _ensure_session(self, fields: logic.FieldValues, h: history.EnvHistory) -> Session:
         from .. import sandbox
 
         settings = logic.form_settings(self.settings, fields, demo_client_id=sandbox.DEMO_CLIENT_ID)
@@ -400,12 +404,12 @@ class TokenForm:
             h.key = settings
         return session
 
-    def _run_submit(self, fields: logic.FieldValues, h: logic.EnvHistory) -> Token:
+    def _run_submit(self, fields: logic.FieldValues, h: history.EnvHistory) -> Token:
         session = self._ensure_session(fields, h)
         before = len(session.tokens)
         token = session.token()
         reused = len(session.tokens) == before
-        html = logic.success_html(
+        html = render.success_html(
             token,
             _last_row(session.timings, "token"),
             reused=reused,
@@ -419,7 +423,7 @@ class TokenForm:
                 self._client_id.value = session.settings.client_id
         return token
 
-    def _run_test(self, fields: logic.FieldValues, h: logic.EnvHistory) -> ApiResponse:
+    def _run_test(self, fields: logic.FieldValues, h: history.EnvHistory) -> ApiResponse:
         session = self._ensure_session(fields, h)
         response = session.get("/rest/health")
         token = session.token()  # the one the health call used: cached, no request
@@ -428,14 +432,14 @@ class TokenForm:
         with self._lock:
             if token is not h.token:  # the test fetched a token: show its details too
                 h.token = token
-                h.token_html = logic.success_html(
+                h.token_html = render.success_html(
                     token,
                     _last_row(session.timings, "token"),
                     reused=False,
                     token_url=session.settings.token_url,
                     at=now,
                 )
-            h.result_html = logic.health_html(
+            h.result_html = render.health_html(
                 response.status,
                 redact(body, *self._redaction_values(fields.environment), limit=160),
                 response.timing,
@@ -460,17 +464,17 @@ class TokenForm:
     def _update_clock(self) -> None:
         with self._lock:
             environment = self._environment.value
-            text = logic.clock_text(self._history[environment].token, self._busy_since, time.monotonic())
+            text = render.clock_text(self._history[environment].token, self._busy_since, time.monotonic())
             if self._busy_since is not None and self._busy_env != environment:
                 text += f" for {logic.environment_name(self._busy_env)}"
-            shown = logic.clock_html(text)
+            shown = render.clock_html(text)
         if self._clock.value != shown:
             self._clock.value = shown
 
     # -- public state ------------------------------------------------------------------------
 
     @property
-    def _selected(self) -> logic.EnvHistory:
+    def _selected(self) -> history.EnvHistory:
         return self._history[self._environment.value]
 
     @property
@@ -499,13 +503,13 @@ class TokenForm:
     def tokens(self) -> pd.DataFrame:
         """The selected environment's tokens (masked), oldest first, across every session the
         form made for it; empty before the first submit."""
-        return logic.merge_tokens([s.tokens for s in self._selected.sessions])
+        return history.merge_tokens([s.tokens for s in self._selected.sessions])
 
     @property
     def timings(self) -> pd.DataFrame:
         """The selected environment's request timings across every session the form made for
         it, `seq` counting on from one session to the next; empty before the first submit."""
-        return logic.merge_timings([s.timings for s in self._selected.sessions])
+        return history.merge_timings([s.timings for s in self._selected.sessions])
 
     def close(self) -> None:
         """Stop the clock and close the widgets. The sessions stay usable."""

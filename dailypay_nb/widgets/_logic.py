@@ -1,13 +1,8 @@
-"""What the token form computes, without a widget: settings from the fields, where each credential
-came from, status and error HTML, per-environment history, and the form's CSS.
+"""What the token form computes, without a widget: settings from the fields, where each
+credential came from, what to say about a failure, and the notes beside the fields.
 
-Strictly private. Imports no ipywidgets, so every function here is tested directly.
-Colours come only from JupyterLab's CSS variables (`--jp-*`), so light and dark themes both
-read well; where a variable is missing the text simply keeps its normal colour.
-
-Every status text is written to be safe to freeze: a saved notebook or a dead kernel keeps the
-last synced HTML, so it states absolute times ("expires 14:03:12 UTC"), never "in 59:55";
-the live countdown is a separate element that the CSS hides once the kernel is gone.
+Strictly private. Imports no ipywidgets, so every function here is tested directly; the HTML
+is made in `_render`, the per-environment history kept in `_history`, the CSS is `_style`.
 """
 
 from __future__ import annotations
@@ -15,56 +10,35 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
-import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 from .._config import CLIENT_SCOPES, ENVIRONMENTS, KNOWN_SCOPES, Settings, load_settings
-from .._exceptions import ApiError, DailyPayError, SettingsError, TokenError, TokenTransportError, redact
+from .._exceptions import ApiError, DailyPayError, SettingsError, TokenError, TokenTransportError
 from .._secret import Secret
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from .._auth import Token
+from ._style import WARN
 
 __all__ = [
     "ENVIRONMENT_CHOICES",
-    "STYLE",
-    "EnvHistory",
     "ErrorView",
     "FieldValues",
     "Origins",
     "base_settings",
-    "busy_html",
-    "clock_html",
-    "clock_text",
     "environment_name",
     "environment_note",
-    "error_html",
     "error_view",
     "form_settings",
-    "frames_html",
-    "health_html",
     "initial_scopes",
-    "merge_timings",
-    "merge_tokens",
     "origins",
-    "phases_text",
     "redaction_values",
     "requested_scopes",
-    "scope_html",
     "scope_note",
     "secret_note",
     "secret_placeholder",
     "source_text",
-    "status_html",
-    "success_html",
-    "utc_time",
 ]
 
 #: (label, environment) pairs of the environment selector, in display order.
@@ -75,43 +49,10 @@ ENVIRONMENT_CHOICES: tuple[tuple[str, str], ...] = (
 )
 _NAMES = {"sandbox": "the sandbox", "uat": "UAT", "production": "Production"}
 
-OK = "var(--jp-success-color1)"
-ERROR = "var(--jp-error-color1)"
-WARN = "var(--jp-warn-color1)"
-MUTED = "var(--jp-ui-font-color2)"
-TEXT = "var(--jp-ui-font-color1)"
-BORDER = "var(--jp-border-color2)"
-
-#: Columns shown in the form (the full frames are `form.tokens` and `form.timings`), and the
-#: ones a narrow form leaves out.
-TOKEN_FRAME_COLUMNS = ("client_id", "granted_scope", "token", "expires_at", "elapsed_ms")
-TIMING_FRAME_COLUMNS = (
-    "seq",
-    "kind",
-    "method",
-    "endpoint",
-    "status",
-    "connect_ms",
-    "send_ms",
-    "wait_ms",
-    "download_ms",
-    "total_ms",
-    "error",
-)
-NARROW_HIDDEN = frozenset(
-    {"client_id", "granted_scope", "method", "connect_ms", "send_ms", "wait_ms", "download_ms"}
-)
-_PHASES = (("connect", "connect_ms"), ("tls", "tls_ms"), ("send", "send_ms"), ("wait", "wait_ms"))
-
 
 def environment_name(environment: str) -> str:
     """`uat` → `UAT`, `sandbox` → `the sandbox`: for sentences."""
     return _NAMES.get(environment, environment)
-
-
-def utc_time(moment: datetime) -> str:
-    """`14:03:12 UTC`: an absolute time that stays true in a saved notebook."""
-    return moment.astimezone(timezone.utc).strftime("%H:%M:%S UTC")
 
 
 # -- settings from the fields ----------------------------------------------------------------
@@ -471,403 +412,3 @@ def _path(url: str | None) -> str:
         return ""
     rest = url.split("://", 1)[-1]
     return "/" + rest.split("/", 1)[1].split("?", 1)[0] if "/" in rest else ""
-
-
-def error_html(
-    exc: BaseException,
-    *secrets: Secret | None,
-    origins: Origins | None = None,
-    environment: str = "",
-    client_id: str = "",
-) -> str:
-    """A failure as one headline, the server's words (muted), one hint and the request id (muted).
-
-    Never a traceback. Every text goes through `redact()` with the secrets in play and the
-    encodings a server might echo them in: whatever the server sent is shown redacted.
-    """
-    view = error_view(exc, origins, environment)
-    values = redaction_values(client_id, *secrets)
-
-    def clean(text: str, limit: int = 300) -> str:
-        return html.escape(redact(text, *values, limit=limit))
-
-    body = ""
-    if view.said:
-        body += f"<div class='dpnb-said' style='color:{MUTED}'>server: {clean(view.said)}</div>"
-    if view.hint:
-        body += f"<div class='dpnb-hint'>→ {clean(view.hint)}</div>"
-    if view.request_id:
-        body += (
-            f"<div class='dpnb-request-id' style='color:{MUTED};font-size:85%'>"
-            f"request id {clean(view.request_id, 100)}</div>"
-        )
-    return _box("error", ERROR, "✖ " + clean(view.headline), body)
-
-
-# -- status ----------------------------------------------------------------------------------
-
-
-def _fmt_ms(value: Any) -> str | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if math.isnan(number):
-        return None
-    return f"{number:.1f} ms"
-
-
-def phases_text(row: Mapping[str, Any] | None) -> str:
-    """One exchange's phases: `POST /oauth2/token 200 · connect 0.4 ms · ... · total 5.2 ms`."""
-    if not row:
-        return "no timing recorded"
-    parts = [" ".join(str(row[k]) for k in ("method", "endpoint", "status") if row.get(k) not in (None, ""))]
-    for label, column in (*_PHASES, ("download", "download_ms"), ("total", "total_ms")):
-        shown = _fmt_ms(row.get(column))
-        if shown is not None:
-            parts.append(f"{label} {shown}")
-    reused = row.get("reused_connection")
-    if reused is True:
-        parts.append("reused connection")
-    elif reused is False:
-        parts.append("new connection")
-    return " · ".join(p for p in parts if p)
-
-
-def _chip(text: str, style: str = "") -> str:
-    return (
-        f"<span style='border:1px solid {BORDER};border-radius:3px;padding:0 4px;"
-        f"margin-right:4px;white-space:nowrap;display:inline-block;{style}'>{html.escape(text)}</span>"
-    )
-
-
-def scope_html(requested: Sequence[str], granted: Sequence[str]) -> str:
-    """Requested scopes as chips: missing ones struck through in the error colour, extra ones
-    (granted but not asked for) in the warning colour, and a one-line verdict."""
-    granted_set, requested_set = set(granted), set(requested)
-    chips = [
-        _chip(s) if s in granted_set else _chip(s, f"color:{ERROR};text-decoration:line-through")
-        for s in requested
-    ]
-    extra = [s for s in granted if s not in requested_set]
-    chips += [_chip(s, f"color:{WARN}") for s in extra]
-    missing = [s for s in requested if s not in granted_set]
-    if not missing and not extra:
-        verdict = f"<span style='color:{MUTED}'>granted as requested</span>"
-    else:
-        bits = []
-        if missing:
-            bits.append(f"not granted: {html.escape(' '.join(missing))}")
-        if extra:
-            bits.append(f"granted without asking: {html.escape(' '.join(extra))}")
-        verdict = f"<span class='dpnb-scope-differs' style='color:{WARN}'>{'; '.join(bits)}</span>"
-    return "".join(chips) + " " + verdict
-
-
-def _rows(rows: Iterable[tuple[str, str]]) -> str:
-    cells = "".join(
-        f"<tr><th style='text-align:left;font-weight:normal;color:{MUTED};padding:1px 12px 1px 0;"
-        f"vertical-align:top;white-space:nowrap;overflow-wrap:normal'>{k}</th>"
-        f"<td style='text-align:left;padding:1px 0'>{v}</td></tr>"
-        for k, v in rows
-    )
-    return f"<table class='dpnb-details' style='border-collapse:collapse;margin-top:2px'>{cells}</table>"
-
-
-def _box(kind: str, colour: str, headline: str, body: str = "") -> str:
-    return (
-        f"<div class='dpnb-{kind}' style='border-left:3px solid {colour};padding:2px 8px;"
-        f"margin-top:4px;color:{TEXT}'>"
-        f"<div class='dpnb-headline' style='color:{colour};font-weight:600'>{headline}</div>{body}</div>"
-    )
-
-
-def _at(moment: datetime | None) -> str:
-    return (
-        ""
-        if moment is None
-        else f" <span class='dpnb-at' style='color:{MUTED};font-weight:normal'>· {utc_time(moment)}</span>"
-    )
-
-
-def success_html(
-    token: Token,
-    timing: Mapping[str, Any] | None,
-    *,
-    reused: bool,
-    token_url: str | None = None,
-    note: str = "",
-    at: datetime | None = None,
-) -> str:
-    """The token's details: masked token, scope comparison, absolute expiry and the request's
-    phases; `at` (when this was shown) keeps a frozen copy honest."""
-    if reused:
-        headline = "✔ Cached token reused (no request made)"
-    else:
-        headline = f"✔ Token obtained from {html.escape(token.environment or 'the token endpoint')}"
-        shown = _fmt_ms(token.elapsed_ms)
-        if shown:
-            headline += f" in {shown}"
-    where = html.escape(token.client_id)
-    if token_url:
-        where += f" <span style='color:{MUTED}'>at {html.escape(token_url)}</span>"
-    expires = token.expires_at
-    rows = [
-        (
-            "token",
-            f"<code class='dpnb-token'>{html.escape(token.access_token.masked)}</code> "
-            f"{html.escape(token.token_type)}",
-        ),
-        ("client", where),
-        ("scope", scope_html(token.requested_scope, token.granted_scope)),
-        (
-            "expires",
-            f"<span class='dpnb-expires' title='{html.escape(expires.isoformat(timespec='seconds'))}'>"
-            f"{utc_time(expires)}</span>",
-        ),
-        ("timing", html.escape(("last token request: " if reused else "") + phases_text(timing))),
-    ]
-    if note:
-        rows.append(("note", f"<span style='color:{WARN}'>{html.escape(note)}</span>"))
-    return _box("ok", OK, headline + _at(at), _rows(rows))
-
-
-def health_html(status: int, body: str, timing: Mapping[str, Any] | None, at: datetime | None = None) -> str:
-    """The result of `Test token`, shown under the token's details."""
-    rows = [("answer", f"<code>{html.escape(body)}</code>"), ("timing", html.escape(phases_text(timing)))]
-    return _box(
-        "ok dpnb-tested", OK, f"✔ GET /rest/health answered {status}: the token works{_at(at)}", _rows(rows)
-    )
-
-
-def busy_html(what: str, environment: str) -> str:
-    """The status while a request is in flight."""
-    return _box("busy", MUTED, f"… {html.escape(what)} ({html.escape(environment_name(environment))})")
-
-
-def status_html(environment: str, token_html: str, result_html: str) -> str:
-    """The selected environment's status: its token's details, then the latest result under them."""
-    if token_html or result_html:
-        return token_html + result_html
-    return (
-        f"<div class='dpnb-empty' style='color:{MUTED};margin-top:4px'>"
-        f"no token yet for {html.escape(environment_name(environment))}</div>"
-    )
-
-
-def clock_text(
-    token: Token | None, busy_since: float | None, now_monotonic: float, now: float | None = None
-) -> str:
-    """The line that ticks every second: time spent waiting, or the token's countdown."""
-    if busy_since is not None:
-        return f"waiting {max(0.0, now_monotonic - busy_since):.0f} s"
-    if token is None:
-        return ""
-    left = token.expires_at.timestamp() - (now if now is not None else datetime.now(timezone.utc).timestamp())
-    if left <= 0:
-        return "token expired: Get token fetches a new one"
-    whole = int(left)
-    hours, rest = divmod(whole, 3600)
-    minutes, seconds = divmod(rest, 60)
-    shown = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-    return f"token expires in {shown}"
-
-
-def clock_html(text: str) -> str:
-    """`clock_text` as a live element (class `dpnb-live`: hidden once the kernel is gone), with a
-    Font Awesome icon (loaded by the widget manager) in the muted colour."""
-    if not text:
-        return ""
-    icon = "hourglass-half" if text.startswith("waiting") else "clock-o"
-    colour = WARN if text.startswith("token expired") else MUTED
-    return (
-        f"<span class='dpnb-live' style='color:{colour}'>"
-        f"<i class='fa fa-{icon}'></i> {html.escape(text)}</span>"
-    )
-
-
-# -- history ---------------------------------------------------------------------------------
-
-
-@dataclass
-class EnvHistory:
-    """What the form remembers for one environment: never wiped by a new secret or a switch."""
-
-    #: Every session this environment's submits used, oldest first; the last one is current.
-    sessions: list[Any] = field(default_factory=list)
-    #: The settings the current session was made for.
-    key: Settings | None = None
-    token: Token | None = None
-    token_html: str = ""
-    result_html: str = ""
-    error: BaseException | None = None
-    #: Fields outlined because the latest failure names them.
-    invalid: frozenset[str] = frozenset()
-    typed_secret: Secret | None = None
-    #: What the client id field said when the user left this environment (None: never shown).
-    client_id: str | None = None
-
-    @property
-    def session(self) -> Any:
-        return self.sessions[-1] if self.sessions else None
-
-
-def merge_tokens(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Token frames of several sessions as one, oldest first (same columns and dtypes)."""
-    from .._frames import tokens_frame
-
-    return _concat(frames) if frames else tokens_frame([])
-
-
-def merge_timings(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Timing frames of several sessions as one: same columns in the same order, `seq`
-    continuing from one session to the next (1, 2, 3 … across the environment's history)."""
-    from .._frames import timings_frame
-
-    if not frames:
-        return timings_frame([])
-    if len(frames) == 1:
-        return frames[0]
-    shifted, offset = [], 0
-    for frame in frames:
-        if not frame.empty:
-            shifted.append(frame.assign(seq=frame["seq"] + offset))
-            offset += int(frame["seq"].max())
-    return _concat(shifted) if shifted else frames[0]
-
-
-def _concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    import pandas as pd
-
-    filled = [f for f in frames if not f.empty]
-    if len(filled) <= 1:
-        return filled[0] if filled else frames[0]
-    out = pd.concat(filled, ignore_index=True)
-    for name, dtype in filled[0].dtypes.items():
-        if isinstance(dtype, pd.CategoricalDtype):
-            out[name] = out[name].astype("category")  # differing categories fall back to object
-    return out
-
-
-# -- frames ----------------------------------------------------------------------------------
-
-
-def _cell(value: Any, secrets: Sequence[str]) -> str:
-    import pandas as pd
-
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.1f}"
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%H:%M:%S")
-    return html.escape(redact(str(value), *secrets, limit=120))
-
-
-def _frame_table(
-    frame: pd.DataFrame, columns: Sequence[str], last: int, empty: str, secrets: Sequence[str]
-) -> str:
-    if frame.empty:
-        return f"<div class='dpnb-none' style='color:{MUTED}'>{html.escape(empty)}</div>"
-    shown = [c for c in columns if c in frame.columns]
-    rows = frame.loc[:, shown].tail(last)
-
-    def cls(name: str) -> str:
-        return f"dpnb-c-{name}" + (" dpnb-wide-only" if name in NARROW_HIDDEN else "")
-
-    head = "".join(f"<th class='{cls(c)}'>{html.escape(c)}</th>" for c in shown)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td class='{cls(c)}'>{_cell(v, secrets)}</td>" for c, v in zip(shown, row, strict=True))
-        + "</tr>"
-        for row in rows.itertuples(index=False, name=None)
-    )
-    return f"<table class='dpnb-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def frames_html(
-    tokens: pd.DataFrame,
-    timings: pd.DataFrame,
-    environment: str = "",
-    last: int = 8,
-    secrets: Sequence[str] = (),
-) -> str:
-    """The selected environment's tokens (masked) and timings, last rows only, as small tables.
-
-    A narrow form leaves out the columns in `NARROW_HIDDEN` (a container query in `STYLE`).
-    """
-    empty = f"none yet for {environment_name(environment)}" if environment else "none yet"
-    more = f" <span style='color:{MUTED}'>(last {last} of {len(timings)})</span>"
-    return (
-        "<div class='dpnb-frames-box'>"
-        f"<div class='dpnb-tokens'><b>Tokens</b> <code>form.tokens</code>"
-        f"{_frame_table(tokens, TOKEN_FRAME_COLUMNS, last, empty, secrets)}</div>"
-        f"<div class='dpnb-timings' style='margin-top:6px'><b>Timings</b> <code>form.timings</code>"
-        f"{more if len(timings) > last else ''}"
-        f"{_frame_table(timings, TIMING_FRAME_COLUMNS, last, empty, secrets)}</div></div>"
-    )
-
-
-#: The form's own CSS, scoped to `.dpnb-form` (theme variables only).
-#:
-#: `jupyter-widgets-disconnected` is the class ipywidgets puts on every view whose model lost
-#: its kernel (a restart, or a notebook reopened from saved widget state). Its marker, a
-#: `::before` icon, would become an extra flex or grid item in every box; the form hides it
-#: and shows one note instead, greys the rest, and drops anything live (the countdown).
-STYLE = f"""<style>
-.dpnb-form {{ color: {TEXT}; }}
-.dpnb-form .jupyter-widgets-disconnected::before,
-.dpnb-form.jupyter-widgets-disconnected::before {{ content: none !important; display: none !important; }}
-.dpnb-form .dpnb-offline {{ display: none; }}
-.dpnb-form.jupyter-widgets-disconnected .dpnb-offline {{ display: block; border-left: 3px solid {WARN};
-  padding: 2px 8px; margin: 4px 0; }}
-.dpnb-form.jupyter-widgets-disconnected .dpnb-live,
-.dpnb-form.jupyter-widgets-disconnected .dpnb-clock {{ display: none !important; }}
-.dpnb-form.jupyter-widgets-disconnected .dpnb-row,
-.dpnb-form.jupyter-widgets-disconnected .dpnb-status,
-.dpnb-form.jupyter-widgets-disconnected .dpnb-frames {{ opacity: 0.55; }}
-.dpnb-form.jupyter-widgets-disconnected input,
-.dpnb-form.jupyter-widgets-disconnected button {{ pointer-events: none; }}
-.dpnb-form :is(.widget-html-content, .jupyter-widget-html-content) {{ line-height: 1.4;
-  white-space: normal; overflow-wrap: anywhere; }}
-.dpnb-form .dpnb-label :is(.widget-html-content, .jupyter-widget-html-content) {{
-  line-height: var(--jp-widgets-inline-height, 28px); white-space: nowrap; }}
-.dpnb-form .dpnb-row {{ flex-wrap: wrap; column-gap: 8px; align-items: flex-start; overflow: visible;
-  margin: 1px 0; }}
-.dpnb-form .dpnb-label {{ flex: 0 0 7.5em; margin: 0; }}
-.dpnb-form .dpnb-field {{ flex: 1 1 16em; min-width: 0; max-width: 36em; overflow: visible; margin: 0; }}
-.dpnb-form :is(.widget-text, .jupyter-widget-text) {{ width: auto; margin: 2px 0; box-sizing: border-box; }}
-.dpnb-form :is(.widget-text, .jupyter-widget-text) input {{ box-sizing: border-box; width: 100%;
-  min-width: 0; text-overflow: ellipsis; }}
-.dpnb-form .dpnb-note :is(.widget-html-content, .jupyter-widget-html-content) {{ color: {MUTED};
-  font-size: 90%; padding: 1px 0 3px; }}
-.dpnb-form .dpnb-note {{ margin: 0; }}
-.dpnb-form .dpnb-secret-help {{ flex-wrap: wrap; column-gap: 6px; align-items: baseline; overflow: visible; }}
-.dpnb-form .dpnb-secret-help .dpnb-note {{ flex: 0 1 auto; min-width: 0; }}
-.dpnb-form .dpnb-scopes {{ container-type: inline-size; }}
-.dpnb-form .dpnb-scope-row {{ flex-wrap: wrap; column-gap: 8px; overflow: visible; }}
-.dpnb-form .dpnb-scope-row :is(.widget-checkbox, .jupyter-widget-checkbox) {{ flex: 0 0 130px;
-  width: 130px; margin: 0; }}
-.dpnb-form .dpnb-scope-desc {{ flex: 1 1 180px; min-width: 0; margin: 0; }}
-.dpnb-form .dpnb-scope-desc :is(.widget-html-content, .jupyter-widget-html-content) {{ color: {MUTED};
-  padding: 5px 0; }}
-@container (max-width: 317px) {{
-  .dpnb-form .dpnb-scope-desc :is(.widget-html-content, .jupyter-widget-html-content) {{
-    padding: 0 0 4px 22px; }} }}
-.dpnb-form .dpnb-actions {{ flex-wrap: wrap; gap: 4px; overflow: visible; }}
-.dpnb-form .dpnb-actions .jupyter-button {{ width: auto; margin: 2px 0; padding: 0 12px; }}
-.dpnb-form .jupyter-button.dpnb-forget {{ width: auto; height: auto; margin: 0; padding: 0 2px;
-  font-size: 90%; background: none; box-shadow: none; border: none; color: var(--jp-content-link-color);
-  text-decoration: underline; line-height: 1.4; }}
-.dpnb-form .dpnb-invalid input {{ border-color: {ERROR} !important; box-shadow: inset 0 0 0 1px {ERROR}; }}
-.dpnb-form .dpnb-scopes.dpnb-invalid {{ box-shadow: inset 3px 0 0 {ERROR}; padding-left: 6px; }}
-.dpnb-form .dpnb-env .mod-active {{ box-shadow: inset 0 -3px 0 var(--jp-brand-color1); font-weight: 600; }}
-.dpnb-form .dpnb-frames-box {{ container-type: inline-size; width: 100%; }}
-.dpnb-form table.dpnb-table {{ border-collapse: collapse; font-size: var(--jp-ui-font-size0, 11px);
-  color: {TEXT}; margin-top: 2px; max-width: 100%; }}
-.dpnb-form table.dpnb-table th, .dpnb-form table.dpnb-table td {{ padding: 1px 6px;
-  border-bottom: 1px solid {BORDER}; text-align: left; white-space: nowrap; }}
-.dpnb-form table.dpnb-table td.dpnb-c-error {{ white-space: normal; overflow-wrap: anywhere; }}
-.dpnb-form table.dpnb-table th {{ font-weight: 600; }}
-@container (max-width: 560px) {{ .dpnb-form table.dpnb-table .dpnb-wide-only {{ display: none; }} }}
-</style>"""
