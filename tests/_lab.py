@@ -254,29 +254,32 @@ def restart_kernel(page: Any, panel: Any) -> None:
     panel.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').wait_for()
 
 
-def contact_sheet(images: list[Path], out: Path, width: int = 2400, columns: int = 4) -> Path:
-    """One PNG of `images` side by side, each under its file name, for a review at a glance."""
+def contact_sheet(
+    rows: dict[str, dict[str, Path]], columns: list[str], out: Path, scale: float = 0.6
+) -> Path:
+    """One PNG for a review at a glance: a row per state, a column per variant (`columns`, e.g.
+    light-1280 … dark-800), every picture at the same scale, each under its state and variant."""
     from PIL import Image, ImageDraw
 
-    cell = width // columns
-    thumbs = []
-    for path in images:
+    def shrink(path: Path) -> Any:
         with Image.open(path) as img:
-            img = img.convert("RGB")
-            scale = min(1.0, (cell - 16) / img.width)
-            thumbs.append(
-                (path.stem, img.resize((max(1, int(img.width * scale)), max(1, int(img.height * scale)))))
-            )
-    rows = [thumbs[i : i + columns] for i in range(0, len(thumbs), columns)]
-    heights = [max(t.height for _, t in row) + 28 for row in rows]
-    sheet = Image.new("RGB", (width, sum(heights) + 8), "#808080")
+            size = (max(1, int(img.width * scale)), max(1, int(img.height * scale)))
+            return img.convert("RGB").resize(size)
+
+    grid = {state: {col: shrink(p) for col, p in shots.items()} for state, shots in rows.items()}
+    widths = [max([grid[s][c].width for s in grid if c in grid[s]], default=60) + 16 for c in columns]
+    heights = [max(t.height for t in grid[s].values()) + 40 for s in grid]
+    sheet = Image.new("RGB", (sum(widths), sum(heights) + 24), "#7f7f7f")
     draw = ImageDraw.Draw(sheet)
-    y = 4
-    for row, height in zip(rows, heights, strict=True):
-        for index, (name, thumb) in enumerate(row):
-            x = index * cell + 8
-            draw.text((x, y + 4), name, fill="#ffffff")
-            sheet.paste(thumb, (x, y + 22))
+    for index, col in enumerate(columns):
+        draw.text((sum(widths[:index]) + 8, 6), col, fill="#ffffff")
+    y = 24
+    for state, height in zip(grid, heights, strict=True):
+        for index, col in enumerate(columns):
+            x = sum(widths[:index]) + 8
+            if col in grid[state]:
+                draw.text((x, y + 6), f"{state} · {col}", fill="#ffffff")
+                sheet.paste(grid[state][col], (x, y + 24))
         y += height
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out)

@@ -62,6 +62,7 @@ TOKEN = re.compile(r"dpo_[0-9a-f]{12,}")  # what the sandbox's tokens look like
 FORM_CELL = "import dailypay_nb as dp\n\nform = dp.form()\nform"
 WIDE, NARROW = 1280, 800
 COUNTDOWN = re.compile(r"expires in \d")
+SHOT_NAME = re.compile(r"(?P<theme>light|dark)-(?P<state>\d-[a-z-]+)-(?P<width>\d+)")
 
 #: Per labelled row: where its label and its field are (visible rows only).
 ROW_BOXES = """form => [...form.querySelectorAll('.dpnb-row')].filter(r => r.offsetParent).map(r => {
@@ -126,9 +127,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         old.unlink()  # the contact sheet shows this run only
     with running_lab(tmp_path_factory.mktemp("lab")) as lab:
         yield lab
-    shots = sorted(p for p in SHOTS.glob("*.png") if p.name != "contact-sheet.png")
-    if shots:
-        contact_sheet(shots, SHOTS / "contact-sheet.png")
+    rows: dict[str, dict[str, Path]] = {}
+    for shot in sorted(SHOTS.glob("*.png")):
+        found = SHOT_NAME.fullmatch(shot.stem)
+        if found:
+            rows.setdefault(found["state"], {})[f"{found['theme']}-{found['width']}"] = shot
+    if rows:
+        columns = [f"{theme}-{width}" for theme in ("light", "dark") for width in (WIDE, NARROW)]
+        contact_sheet(rows, columns, SHOTS / "contact-sheet.png")
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +268,7 @@ def test_form_in_jupyterlab(lab: Lab, browser: Any, page: Any, save_widget_state
         expect(tables.locator(".dpnb-none")).to_have_text([f"none yet for {label}"] * 2)
         expect(form.locator(".dpnb-invalid")).to_have_count(0)
         expect(form.locator(".dpnb-forget")).to_be_hidden()
-    screenshot(page, form, f"{suffix}-2-production-none-yet-{WIDE}")
+    check_layout(page, form, f"{suffix}-2-production-none-yet")
     env.get_by_role("button", name="Sandbox (local)", exact=True).click()
     expect(error).to_be_visible()  # the sandbox's own history is back
 
@@ -332,7 +338,7 @@ def test_form_in_jupyterlab(lab: Lab, browser: Any, page: Any, save_widget_state
     get.click()
     expect(status.locator(".dpnb-ok .dpnb-headline")).to_contain_text("Token obtained from sandbox")
     expect(form.locator(".dpnb-clock")).to_contain_text("token expires in")
-    screenshot(page, form, f"{suffix}-5-rerun-{WIDE}")
+    check_layout(page, form, f"{suffix}-5-rerun")
 
     if save_widget_state:
         # the notebook reopened from disk (saved before the restart), with a fresh kernel
