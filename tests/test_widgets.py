@@ -734,6 +734,15 @@ def test_server_echo_is_redacted_in_widget_state(
     assert "server: got *** / *** / ***" in status(form)
     assert "rid-***</div>" in status(form)  # the header as the server sent it, redacted
     assert_clean(form, wire, typed, encoded, basic)
+    # a 200 whose granted scope echoes the secret: the chips and the tokens table mask it
+    sandbox.inject("/oauth2/token", status=200, times=1, body={
+        "access_token": "dpo_echo_token_0123456789", "token_type": "bearer", "expires_in": 600,
+        "scope": f"health:read {typed} {encoded}"})  # fmt: skip
+    form._environment.value = "uat"
+    form._environment.value = "sandbox"  # the typed secret is still the sandbox's
+    assert form.submit().result(WAIT) is not None
+    assert "granted without asking: *** ***" in status(form)
+    assert_clean(form, wire, typed, encoded, basic, "dpo_echo_token_0123456789")
 
 
 def test_typed_value_leaves_the_message_in_place(wire: list[str], forms: list[TokenForm]) -> None:

@@ -416,6 +416,7 @@ class TokenForm:
             token_url=session.settings.token_url,
             note=logic.scope_note(fields.scopes),
             at=datetime.now(timezone.utc),
+            secrets=self._redaction_values(fields.environment),
         )
         with self._lock:
             h.token, h.token_html, h.result_html = token, html, ""
@@ -438,6 +439,7 @@ class TokenForm:
                     reused=False,
                     token_url=session.settings.token_url,
                     at=now,
+                    secrets=self._redaction_values(fields.environment),
                 )
             h.result_html = render.health_html(
                 response.status,

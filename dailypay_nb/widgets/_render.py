@@ -133,9 +133,11 @@ def _chip(text: str, style: str = "") -> str:
     )
 
 
-def scope_html(requested: Sequence[str], granted: Sequence[str]) -> str:
+def scope_html(requested: Sequence[str], granted: Sequence[str], secrets: Sequence[str] = ()) -> str:
     """Requested scopes as chips: missing ones struck through in the error colour, extra ones
-    (granted but not asked for) in the warning colour, and a one-line verdict."""
+    (granted but not asked for) in the warning colour, and a one-line verdict. The granted
+    scopes are the server's words: redacted with `secrets`."""
+    granted = [redact(s, *secrets, limit=80) for s in granted]
     granted_set, requested_set = set(granted), set(requested)
     chips = [
         _chip(s) if s in granted_set else _chip(s, f"color:{ERROR};text-decoration:line-through")
@@ -190,9 +192,11 @@ def success_html(
     token_url: str | None = None,
     note: str = "",
     at: datetime | None = None,
+    secrets: Sequence[str] = (),
 ) -> str:
     """The token's details: masked token, scope comparison, absolute expiry and the request's
-    phases; `at` (when this was shown) keeps a frozen copy honest."""
+    phases; `at` (when this was shown) keeps a frozen copy honest, `secrets` are masked in
+    what the server sent (the granted scopes)."""
     if reused:
         headline = "✔ Cached token reused (no request made)"
     else:
@@ -211,7 +215,7 @@ def success_html(
             f"{html.escape(token.token_type)}",
         ),
         ("client", where),
-        ("scope", scope_html(token.requested_scope, token.granted_scope)),
+        ("scope", scope_html(token.requested_scope, token.granted_scope, secrets)),
         (
             "expires",
             f"<span class='dpnb-expires' title='{html.escape(expires.isoformat(timespec='seconds'))}'>"
