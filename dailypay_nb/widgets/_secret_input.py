@@ -24,7 +24,7 @@ from traitlets import Unicode
 
 from .._secret import Secret
 
-__all__ = ["MASK", "SecretInput", "scrub"]
+__all__ = ["MASK", "SecretInput", "scrub", "scrub_args"]
 
 log = logging.getLogger("dailypay_nb")
 
@@ -61,6 +61,34 @@ def scrub(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def _mask_updates(value: Any, depth: int = 0) -> Any:
+    """`value` with the state of every widget update in it masked (a copy when any is)."""
+    if depth > _MAX_DEPTH:
+        return value
+    if isinstance(value, Mapping):
+        if "state" in value and value.get("method") in ("update", "echo_update"):
+            return {**value, "state": MASK}
+        changed = {k: _mask_updates(v, depth + 1) for k, v in value.items()}
+        return changed if any(changed[k] is not value[k] for k in value) else value
+    if isinstance(value, (list, tuple)):
+        items = [_mask_updates(v, depth + 1) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return type(value)(items) if isinstance(value, tuple) else items
+    if isinstance(value, str):
+        return _QUOTED_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}{m.group(2)}", value)
+    return value
+
+
+def scrub_args(args: Any) -> Any:
+    """A log record's arguments, scrubbed. When one argument is a secret field's comm id (the
+    `comm` package logs `handle_msg[%s](%s)`), every widget update among the others is masked,
+    whatever shape the message has; otherwise `scrub`."""
+    if isinstance(args, tuple) and any(isinstance(a, str) and a in _SECRET_COMMS for a in args):
+        return tuple(a if isinstance(a, str) and a in _SECRET_COMMS else _mask_updates(a) for a in args)
+    return scrub(args)
+
+
 class _ScrubbingRecordFactory:
     """Wraps the current log-record factory: each new record's message and arguments are scrubbed."""
 
@@ -72,7 +100,7 @@ class _ScrubbingRecordFactory:
         if _SECRET_COMMS:
             record.msg = scrub(record.msg)
             if record.args:
-                record.args = scrub(record.args)
+                record.args = scrub_args(record.args)
         return record
 
 
