@@ -328,6 +328,7 @@ def test_form_in_jupyterlab(lab: Lab, browser: Any, page: Any, save_widget_state
     expect(form.locator(".dpnb-clock")).to_be_hidden()
     assert not COUNTDOWN.search(visible_text(form))
     assert get.evaluate("b => getComputedStyle(b).pointerEvents") == "none"
+    assert status.evaluate("s => getComputedStyle(s).filter") == "grayscale(1)"  # no current-looking success
     check_layout(page, form, f"{suffix}-4-after-restart")
 
     # running the cell again: one form, connected, working

@@ -353,6 +353,8 @@ def test_env_file_without_secret_asks_for_it(wire: list[str], forms: list[TokenF
     assert isinstance(form.error, SettingsError)
     assert "DAILYPAY_CLIENT_SECRET is missing" in status(form)
     assert "type the client secret in the form" in status(form)
+    assert "dpnb-invalid" in form._secret._dom_classes  # the missing field is outlined
+    assert "dpnb-invalid" not in form._client_id._dom_classes
     fields = logic.FieldValues("uat", "cid-42", Secret("t"), ("health:read",))
     typed = logic.form_settings(form.settings, fields, demo_client_id="d")
     assert typed.client_secret.reveal() == "t"

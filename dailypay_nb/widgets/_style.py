@@ -29,7 +29,7 @@ STYLE = f"""<style>
 .dpnb-form.jupyter-widgets-disconnected .dpnb-clock {{ display: none !important; }}
 .dpnb-form.jupyter-widgets-disconnected .dpnb-row,
 .dpnb-form.jupyter-widgets-disconnected .dpnb-status,
-.dpnb-form.jupyter-widgets-disconnected .dpnb-frames {{ opacity: 0.55; }}
+.dpnb-form.jupyter-widgets-disconnected .dpnb-frames {{ opacity: 0.55; filter: grayscale(1); }}
 .dpnb-form.jupyter-widgets-disconnected input,
 .dpnb-form.jupyter-widgets-disconnected button {{ pointer-events: none; }}
 .dpnb-form :is(.widget-html-content, .jupyter-widget-html-content) {{ line-height: 1.4;
