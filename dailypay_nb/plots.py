@@ -157,20 +157,26 @@ def latency_histogram(
     by: str | None = "endpoint",
     ax: Axes | None = None,
     bins: int = 40,
+    clip: bool = True,
 ) -> Figure:
     """A histogram of `column` (ms) per group of `by` (None: all rows together).
 
     Groups share one set of bins and are drawn as translucent filled steps, each labelled
-    with its count and median. Returns the Figure.
+    with its count and median (of every value). With `clip` (the default) far outliers do not
+    set the axis: it ends at the largest value within twice the bulk's reach (see
+    `_robust_high`), and the x label says how many values lie beyond and the largest one.
+    `clip=False` spans every value. Returns the Figure.
     """
     import numpy as np
 
     frame = _frame(timings)
     _column(frame, column)
     pieces = _groups(frame, column, by)
-    figure, axes = _axes(ax, (7.0, 4.0))
+    figure, axes = _axes(ax, (8.5, 4.0))
     everything = np.concatenate([data for _, data in pieces])
-    low, high = float(everything.min()), float(everything.max())
+    low = float(everything.min())
+    high = _robust_high(everything) if clip else float(everything.max())
+    beyond = int((everything > high).sum())
     if high <= low:
         low, high = low - 0.5, high + 0.5
     edges = np.linspace(low, high, max(1, bins) + 1)
@@ -186,12 +192,52 @@ def latency_histogram(
             linewidth=1.5,
             label=f"{label} (n={data.size}, p50 {np.median(data):.2f} ms)",
         )
-    axes.set_xlabel(_unit_label(column))
+    label = _unit_label(column)
+    if beyond:
+        label += (
+            f"\n{beyond} value{'s' if beyond > 1 else ''} above {high:.3g} ms not shown"
+            f" (max {everything.max():.4g} ms; clip=False shows all)"
+        )
+    axes.set_xlabel(label)
     axes.set_ylabel("requests")
     axes.set_title(f"{column} per {by}" if by else f"{column} distribution")
     axes.grid(True, axis="y", alpha=0.3)
-    axes.legend(title=by, fontsize="small", frameon=False)
+    _legend_outside(axes, by)
     return figure
+
+
+#: Outliers are left off the histogram's axis only when they would squeeze every other value
+#: into less than this fraction of it.
+SQUEEZE = 0.2
+
+
+def _robust_high(values: Any) -> float:
+    """Where the histogram's axis ends: at the largest value within twice the bulk's reach
+    (Tukey's far fence Q3 + 3×IQR, or the p99 if further), but only when the values beyond
+    would squeeze the rest into less than `SQUEEZE` of the axis; else at the maximum. So one
+    stray second does not turn a millisecond distribution into a single bar, and an ordinary
+    tail (a cold connection, a token request) stays on the axis."""
+    import numpy as np
+
+    top = float(values.max())
+    q1, q3 = np.quantile(values, [0.25, 0.75])
+    reach = max(float(q3 + 3.0 * (q3 - q1)), float(np.quantile(values, 0.99, method="lower")))
+    kept = values[values <= 2.0 * reach]
+    high = float(kept.max()) if kept.size else top
+    return high if high < SQUEEZE * top else top
+
+
+def _legend_outside(axes: Axes, title: str | None) -> None:
+    """The legend to the right of the axes, where it cannot cover a curve or a bar (constrained
+    layout, which our own figures use, makes room for it)."""
+    axes.legend(
+        title=title,
+        fontsize="small",
+        frameon=False,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+    )
 
 
 def latency_ecdf(
@@ -211,7 +257,7 @@ def latency_ecdf(
     frame = _frame(timings)
     _column(frame, column)
     pieces = _groups(frame, column, by)
-    figure, axes = _axes(ax, (7.0, 4.0))
+    figure, axes = _axes(ax, (8.5, 4.0))
     for index, (label, data) in enumerate(pieces):
         xs = np.sort(data)
         ys = np.arange(1, xs.size + 1) / xs.size
@@ -231,7 +277,7 @@ def latency_ecdf(
     axes.set_ylabel("fraction of requests ≤ x")
     axes.set_title(f"{column} ECDF per {by}" if by else f"{column} ECDF")
     axes.grid(True, alpha=0.3)
-    axes.legend(title=by, fontsize="small", frameon=False, loc="lower right")
+    _legend_outside(axes, by)
     return figure
 
 

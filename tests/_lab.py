@@ -218,25 +218,72 @@ def open_notebook(page: Any, lab: Lab, name: str) -> Any:
     return panel
 
 
-def run_all_cells(page: Any, panel: Any, attempts: int = 3) -> None:
-    """Run > Run All Cells, until a prompt shows `[*]` or `[n]`.
+def run_all_cells(page: Any, panel: Any, attempts: int = 3, until: str | None = None) -> None:
+    """Run > Run All Cells, until a prompt shows `[*]` or `[n]` (or, with `until`, until that
+    selector matches in the notebook: prompts keep their old numbers after a kernel restart).
 
     PITFALL: the menu command does nothing while the notebook is not yet the shell's current
     widget (seen once in a few runs), so focus the notebook first and check that it ran.
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    started = panel.locator(".jp-InputArea-prompt").filter(has_text=re.compile(r"\[(\*|\d+)\]"))
+    if until is None:
+        started = panel.locator(".jp-InputArea-prompt").filter(has_text=re.compile(r"\[(\*|\d+)\]"))
+    else:
+        started = panel.locator(until)
     for _ in range(attempts):
         panel.locator(".jp-Notebook").click(position={"x": 5, "y": 5})
         page.locator('.lm-MenuBar-itemLabel:text-is("Run")').click()
         page.locator('.lm-Menu-itemLabel:text-is("Run All Cells")').click()
         try:
-            started.first.wait_for(timeout=5_000)
+            started.first.wait_for(timeout=10_000 if until else 5_000)
             return
         except PlaywrightTimeout:
             page.keyboard.press("Escape")  # close the menu if it is still open
     raise AssertionError("Run All Cells did not start the notebook")
+
+
+def restart_kernel(page: Any, panel: Any) -> None:
+    """Kernel > Restart Kernel…, confirmed in the dialog, as a user does; returns once the new
+    kernel is idle."""
+    panel.locator(".jp-Notebook").click(position={"x": 5, "y": 5})
+    page.locator('.lm-MenuBar-itemLabel:text-is("Kernel")').click()
+    page.locator('.lm-Menu-itemLabel:text-matches("^Restart Kernel…?$")').click()
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    page.locator(".jp-Dialog").wait_for(state="detached")
+    panel.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').wait_for()
+
+
+def contact_sheet(
+    rows: dict[str, dict[str, Path]], columns: list[str], out: Path, scale: float = 0.6
+) -> Path:
+    """One PNG for a review at a glance: a row per state, a column per variant (`columns`, e.g.
+    light-1280 … dark-800), every picture at the same scale, each under its state and variant."""
+    from PIL import Image, ImageDraw
+
+    def shrink(path: Path) -> Any:
+        with Image.open(path) as img:
+            size = (max(1, int(img.width * scale)), max(1, int(img.height * scale)))
+            return img.convert("RGB").resize(size)
+
+    grid = {state: {col: shrink(p) for col, p in shots.items()} for state, shots in rows.items()}
+    widths = [max([grid[s][c].width for s in grid if c in grid[s]], default=60) + 16 for c in columns]
+    heights = [max(t.height for t in grid[s].values()) + 40 for s in grid]
+    sheet = Image.new("RGB", (sum(widths), sum(heights) + 24), "#7f7f7f")
+    draw = ImageDraw.Draw(sheet)
+    for index, col in enumerate(columns):
+        draw.text((sum(widths[:index]) + 8, 6), col, fill="#ffffff")
+    y = 24
+    for state, height in zip(grid, heights, strict=True):
+        for index, col in enumerate(columns):
+            x = sum(widths[:index]) + 8
+            if col in grid[state]:
+                draw.text((x, y + 6), f"{state} · {col}", fill="#ffffff")
+                sheet.paste(grid[state][col], (x, y + 24))
+        y += height
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    return out
 
 
 def save_notebook(page: Any, panel: Any, path: Path, must_contain: str) -> str:

@@ -234,3 +234,84 @@ def test_figures_display_in_a_fresh_ipython_without_matplotlib_magic(chosen: str
     assert result["mimes"] == mimes
     if chosen == "none":
         assert bytes.fromhex(result["png"]) == PNG_MAGIC
+
+
+def _synthetic(groups: dict[str, list[float]]) -> Any:
+    """A timings frame with `total_ms` values per endpoint (other phases filled in plausibly)."""
+    rows, seq = [], 0
+    for endpoint, values in groups.items():
+        for value in values:
+            seq += 1
+            row = [seq, 1.7e9 + seq, "api", "GET", endpoint, "http://127.0.0.1:1" + endpoint, 200, 1, True]
+            row += [math.nan, math.nan, 0.1, value * 0.8, 0.1, value, 10, None, None, None]
+            rows.append(tuple(row))
+    return timings_frame(rows)
+
+
+def _spread() -> Any:
+    """A fast endpoint, a slower one, and a token endpoint with one far outlier."""
+    rng = np.random.default_rng(7)
+    return _synthetic(
+        {
+            "/rest/health": list(rng.gamma(4, 0.3, 200)),
+            "/rest/jobs": list(6 + rng.gamma(3, 1.0, 60)),
+            "/oauth2/token": [3.0, 950.0],
+        }
+    )
+
+
+def _display_points(axes: Any) -> np.ndarray:
+    """Every drawn data point of the axes (lines and patch outlines) in display coordinates."""
+    points = [line.get_xydata() for line in axes.get_lines()]
+    points = [axes.transData.transform(p) for p in points if len(p)]
+    for patch in axes.patches:
+        points.append(patch.get_transform().transform(patch.get_path().vertices))
+    return np.concatenate(points)
+
+
+@pytest.mark.parametrize("draw", [plots.latency_ecdf, plots.latency_histogram], ids=["ecdf", "histogram"])
+def test_legend_never_covers_data(draw: Any) -> None:
+    """The legend sits outside the axes, inside the figure: no curve or bar under it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = draw(_spread())
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()  # lays the figure out (constrained layout) as a notebook's PNG does
+    (axes,) = figure.axes
+    renderer = canvas.get_renderer()
+    legend = axes.get_legend().get_window_extent(renderer)
+    xs, ys = _display_points(axes).T
+    covered = (xs >= legend.x0) & (xs <= legend.x1) & (ys >= legend.y0) & (ys <= legend.y1)
+    assert not covered.any(), "the legend covers data"
+    assert not legend.overlaps(axes.get_window_extent(renderer))
+    assert figure.bbox.contains(legend.x0, legend.y0)
+    assert figure.bbox.contains(legend.x1, legend.y1)
+
+
+def test_histogram_range_is_not_set_by_an_outlier() -> None:
+    """One stray second among 200 millisecond requests: the axis covers the milliseconds and
+    the label says what was left off; clip=False shows everything."""
+    rng = np.random.default_rng(3)
+    values = [*rng.gamma(4, 0.3, 199), 950.0]
+    frame = _synthetic({"/rest/health": values})
+    figure = plots.latency_histogram(frame)
+    (axes,) = figure.axes
+    bulk = max(values[:-1])
+    assert axes.get_xlim()[1] < 2 * bulk
+    assert axes.get_xlim()[1] >= bulk  # the whole tail of real values stays on the axis
+    assert axes.get_xlabel() == (
+        f"total (ms)\n1 value above {bulk:.3g} ms not shown (max 950 ms; clip=False shows all)"
+    )
+    legend = [t.get_text() for t in axes.get_legend().get_texts()]
+    assert legend == [f"/rest/health (n=200, p50 {np.median(values):.2f} ms)"]  # of every value
+    full = plots.latency_histogram(frame, clip=False).axes[0]
+    assert full.get_xlim()[1] >= 950
+    assert full.get_xlabel() == "total (ms)"
+
+
+def test_histogram_keeps_an_ordinary_tail(session: Any) -> None:
+    """A cold token request a few times slower than the warm calls is no outlier: all shown."""
+    timings = session.timings
+    figure = plots.latency_histogram(timings, by=None)
+    assert figure.axes[0].get_xlim()[1] >= timings["total_ms"].max()
+    assert figure.axes[0].get_xlabel() == "total (ms)"

@@ -1,52 +1,44 @@
-"""What the token form computes, without a widget: settings from the fields, and status HTML.
+"""What the token form computes, without a widget: settings from the fields, where each
+credential came from, what to say about a failure, and the notes beside the fields.
 
-Strictly private. Imports no ipywidgets, so every function here is tested directly.
-Colours come only from JupyterLab's CSS variables (`--jp-*`), so light and dark themes both
-read well; where a variable is missing the text simply keeps its normal colour.
+Strictly private. Imports no ipywidgets, so every function here is tested directly; the HTML
+is made in `_render`, the per-environment history kept in `_history`, the CSS is `_style`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import html
-import math
 import secrets
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .._config import CLIENT_SCOPES, KNOWN_SCOPES, Settings, load_settings
-from .._exceptions import ApiError, DailyPayError, SettingsError, TokenError
-from .._redact import redact
+from .._config import CLIENT_SCOPES, ENVIRONMENTS, KNOWN_SCOPES, Settings, load_settings
+from .._exceptions import ApiError, DailyPayError, SettingsError, TokenError, TokenTransportError
+from .._redact import REDACTOR
 from .._secret import Secret
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from .._token import Token
+from ._style import WARN
 
 __all__ = [
     "ENVIRONMENT_CHOICES",
+    "ErrorView",
     "FieldValues",
+    "Origins",
     "base_settings",
-    "busy_html",
-    "clock_html",
-    "clock_text",
+    "environment_name",
     "environment_note",
-    "error_html",
+    "error_view",
     "form_settings",
-    "frames_html",
-    "health_html",
     "initial_scopes",
-    "phases_text",
+    "origins",
+    "redaction_values",
     "requested_scopes",
-    "scope_html",
     "scope_note",
+    "secret_note",
     "secret_placeholder",
     "source_text",
-    "success_html",
 ]
 
 #: (label, environment) pairs of the environment selector, in display order.
@@ -55,30 +47,12 @@ ENVIRONMENT_CHOICES: tuple[tuple[str, str], ...] = (
     ("UAT", "uat"),
     ("Production", "production"),
 )
+_NAMES = {"sandbox": "the sandbox", "uat": "UAT", "production": "Production"}
 
-OK = "var(--jp-success-color1)"
-ERROR = "var(--jp-error-color1)"
-WARN = "var(--jp-warn-color1)"
-MUTED = "var(--jp-ui-font-color2)"
-TEXT = "var(--jp-ui-font-color1)"
-BORDER = "var(--jp-border-color2)"
 
-#: Columns shown in the form (the full frames are `form.tokens` and `form.timings`).
-TOKEN_FRAME_COLUMNS = ("environment", "client_id", "granted_scope", "token", "expires_at", "elapsed_ms")
-TIMING_FRAME_COLUMNS = (
-    "seq",
-    "kind",
-    "method",
-    "endpoint",
-    "status",
-    "connect_ms",
-    "send_ms",
-    "wait_ms",
-    "download_ms",
-    "total_ms",
-    "error",
-)
-_PHASES = (("connect", "connect_ms"), ("tls", "tls_ms"), ("send", "send_ms"), ("wait", "wait_ms"))
+def environment_name(environment: str) -> str:
+    """`uat` → `UAT`, `sandbox` → `the sandbox`: for sentences."""
+    return _NAMES.get(environment, environment)
 
 
 # -- settings from the fields ----------------------------------------------------------------
@@ -143,6 +117,10 @@ def base_settings(settings: Settings | None, overrides: Mapping[str, Any]) -> Se
     return dataclasses.replace(loaded, sources=sources, **{k: empty[k] for k in stand_ins})
 
 
+def _embedded(base: Settings, environment: str) -> bool:
+    return environment == "sandbox" and (environment != base.environment or base.uses_embedded_sandbox)
+
+
 def form_settings(base: Settings, fields: FieldValues, *, demo_client_id: str) -> Settings:
     """The settings a submit uses: `base` changed by what the form says.
 
@@ -167,7 +145,7 @@ def form_settings(base: Settings, fields: FieldValues, *, demo_client_id: str) -
         overrides |= {"environment": env, "token_url": None, "api_url": None}
     secret = fields.typed_secret or (base.client_secret if same_env else Secret(""))
     client_id = fields.client_id.strip()
-    embedded = env == "sandbox" and (not same_env or base.uses_embedded_sandbox)
+    embedded = _embedded(base, env)
     if embedded and not secret:
         client_id = ""  # connect() fills in the sandbox's demo client
     elif embedded and not client_id:
@@ -201,15 +179,37 @@ def source_text(source: str) -> str:
     return {"argument": "the settings given to the form", "sandbox": "the sandbox"}.get(source, source)
 
 
-def secret_placeholder(base: Settings, environment: str, typed: Secret | None) -> str:
-    """What the (always empty) secret field says about the secret that will be used."""
-    if typed:
-        return f"typed secret kept in the kernel ({typed.fingerprint}); type again to replace"
+def _configured_secret(base: Settings, environment: str) -> Secret | None:
+    """The secret the form falls back to without a typed one (None: the sandbox's demo one or none)."""
     if environment == base.environment and base.client_secret:
+        return base.client_secret
+    return None
+
+
+def secret_placeholder(base: Settings, environment: str, typed: Secret | None) -> str:
+    """What the (always empty) secret field says: short, so it fits a narrow field."""
+    if typed:
+        return f"typed secret ({typed.fingerprint})"
+    if _configured_secret(base, environment) is not None:
+        source = base.sources.get("client_secret", "default")
+        return "from .env" if source.startswith("file:") else f"from {source_text(source)}"
+    if _embedded(base, environment):
+        return "not needed: demo secret"
+    return f"{environment.upper()} client secret"
+
+
+def secret_note(base: Settings, environment: str, typed: Secret | None) -> str:
+    """The line under the secret field: which secret a submit uses and how to change it."""
+    if typed:
+        fallback = _fallback_secret(base, environment)
+        return "the typed secret stays in the kernel; type again to replace it" + (
+            f", or forget it to use {fallback}" if fallback else ""
+        )
+    if _configured_secret(base, environment) is not None:
         return f"from {source_text(base.sources.get('client_secret', 'default'))}; type to override"
-    if environment == "sandbox":
-        return "not needed: the sandbox's demo secret is used"
-    return f"type the {environment.upper()} client secret (or set DAILYPAY_CLIENT_SECRET in .env)"
+    if _embedded(base, environment):
+        return "the sandbox's demo secret is used unless you type one"
+    return f"type it, or set DAILYPAY_CLIENT_SECRET in .env with DAILYPAY_ENVIRONMENT={environment}"
 
 
 def environment_note(base: Settings, environment: str) -> str:
@@ -218,231 +218,196 @@ def environment_note(base: Settings, environment: str) -> str:
         if environment == base.environment and not base.uses_embedded_sandbox:
             return f"sandbox at {html.escape(base.token_url or '')}"
         return "a local sandbox in this kernel, demo data, works offline"
-    try:
-        url = base.token_url if environment == base.environment else None
-        if url is None:
-            from .._config import ENVIRONMENTS
-
-            url = ENVIRONMENTS[environment]["token_url"]
-    except KeyError:  # pragma: no cover - the selector only offers known environments
-        url = None
+    url = base.token_url if environment == base.environment else None
+    if url is None:
+        url = ENVIRONMENTS.get(environment, {}).get("token_url")
     note = f"token from {html.escape(url or '?')}"
     if environment == "production":
         note += f" — <span style='color:{WARN}'>real credentials, real data</span>"
     return note
 
 
-# -- status ----------------------------------------------------------------------------------
+# -- where the credentials came from ---------------------------------------------------------
 
 
-def _fmt_ms(value: Any) -> str | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if math.isnan(number):
-        return None
-    return f"{number:.1f} ms"
+@dataclass(frozen=True)
+class Origins:
+    """Where a submit's client id and secret came from, as phrases for hints."""
+
+    client_id: str
+    client_secret: str
+    typed_secret: bool = False
+    typed_client_id: bool = False
+    #: What "forget typed secret" falls back to ('' when nothing would).
+    fallback_secret: str = ""
+    #: The .env file both came from, when they did ('' otherwise).
+    env_file: str = ""
 
 
-def phases_text(row: Mapping[str, Any] | None) -> str:
-    """One exchange's phases: `POST /oauth2/token 200 · connect 0.4 ms · ... · total 5.2 ms`."""
-    if not row:
-        return "no timing recorded"
-    parts = [" ".join(str(row[k]) for k in ("method", "endpoint", "status") if row.get(k) not in (None, ""))]
-    for label, column in (*_PHASES, ("download", "download_ms"), ("total", "total_ms")):
-        shown = _fmt_ms(row.get(column))
-        if shown is not None:
-            parts.append(f"{label} {shown}")
-    reused = row.get("reused_connection")
-    if reused is True:
-        parts.append("reused connection")
-    elif reused is False:
-        parts.append("new connection")
-    return " · ".join(p for p in parts if p)
+def _origin(variable: str, source: str) -> str:
+    if source.startswith("file:"):
+        return f"{variable} in .env ({source[5:]})"
+    if source.startswith("env:"):
+        return f"the {source[4:]} environment variable"
+    if source == "argument":
+        return f"the {variable.removeprefix('DAILYPAY_').lower()} given to dp.form()"
+    return ""
 
 
-def _chip(text: str, style: str = "") -> str:
-    return (
-        f"<span style='border:1px solid {BORDER};border-radius:3px;padding:0 4px;"
-        f"margin-right:4px;white-space:nowrap;{style}'>{html.escape(text)}</span>"
-    )
+def _fallback_secret(base: Settings, environment: str) -> str:
+    if _configured_secret(base, environment) is not None:
+        return (
+            _origin("DAILYPAY_CLIENT_SECRET", base.sources.get("client_secret", ""))
+            or "the configured secret"
+        )
+    if _embedded(base, environment):
+        return "the sandbox's demo secret"
+    return ""
 
 
-def scope_html(requested: Sequence[str], granted: Sequence[str]) -> str:
-    """Requested scopes as chips: missing ones struck through in the error colour, extra ones
-    (granted but not asked for) in the warning colour, and a one-line verdict."""
-    granted_set, requested_set = set(granted), set(requested)
-    chips = [
-        _chip(s) if s in granted_set else _chip(s, f"color:{ERROR};text-decoration:line-through")
-        for s in requested
-    ]
-    extra = [s for s in granted if s not in requested_set]
-    chips += [_chip(s, f"color:{WARN}") for s in extra]
-    missing = [s for s in requested if s not in granted_set]
-    if not missing and not extra:
-        verdict = f"<span style='color:{MUTED}'>granted as requested</span>"
+def origins(base: Settings, fields: FieldValues, *, demo_client_id: str) -> Origins:
+    """Where the client id and secret of a submit with `fields` come from (`settings.sources`)."""
+    env = fields.environment
+    typed_id = fields.client_id.strip()
+    embedded = _embedded(base, env)
+    if env == base.environment and base.client_id and typed_id == base.client_id:
+        id_from = _origin("DAILYPAY_CLIENT_ID", base.sources.get("client_id", "")) or "the client id"
+        typed_client_id = False
+    elif embedded and typed_id in ("", demo_client_id):
+        id_from, typed_client_id = "the sandbox's demo client id", False
     else:
-        bits = []
-        if missing:
-            bits.append(f"not granted: {html.escape(' '.join(missing))}")
-        if extra:
-            bits.append(f"granted without asking: {html.escape(' '.join(extra))}")
-        verdict = f"<span class='dpnb-scope-differs' style='color:{WARN}'>{'; '.join(bits)}</span>"
-    return "".join(chips) + " " + verdict
-
-
-def _rows(rows: Iterable[tuple[str, str]]) -> str:
-    cells = "".join(
-        f"<tr><th style='text-align:left;font-weight:normal;color:{MUTED};padding:1px 12px 1px 0;"
-        f"vertical-align:top'>{k}</th><td style='text-align:left;padding:1px 0'>{v}</td></tr>"
-        for k, v in rows
-    )
-    return f"<table style='border-collapse:collapse;margin-top:4px'>{cells}</table>"
-
-
-def _box(kind: str, colour: str, headline: str, body: str = "") -> str:
-    return (
-        f"<div class='dpnb-{kind}' style='border-left:3px solid {colour};padding:4px 8px;"
-        f"color:{TEXT};line-height:1.5'>"
-        f"<div class='dpnb-headline' style='color:{colour};font-weight:600'>{headline}</div>{body}</div>"
-    )
-
-
-def success_html(
-    token: Token,
-    timing: Mapping[str, Any] | None,
-    *,
-    reused: bool,
-    token_url: str | None = None,
-    note: str = "",
-) -> str:
-    """The status after a token: masked token, scope comparison, expiry and the request's phases."""
-    if reused:
-        headline = "✔ Cached token reused (no request made)"
+        id_from, typed_client_id = "the client id you typed", True
+    if fields.typed_secret:
+        secret_from = f"the secret you typed ({fields.typed_secret.fingerprint})"
+    elif _configured_secret(base, env) is not None:
+        secret_from = _fallback_secret(base, env)
+    elif embedded:
+        secret_from = "the sandbox's demo secret"
     else:
-        headline = f"✔ Token obtained from {html.escape(token.environment or 'the token endpoint')}"
-        shown = _fmt_ms(token.elapsed_ms)
-        if shown:
-            headline += f" in {shown}"
-    where = html.escape(token.client_id)
-    if token_url:
-        where += f" <span style='color:{MUTED}'>at {html.escape(token_url)}</span>"
-    rows = [
-        (
-            "token",
-            f"<code class='dpnb-token'>{html.escape(token.access_token.masked)}</code> "
-            f"{html.escape(token.token_type)}",
-        ),
-        ("client", where),
-        ("scope", scope_html(token.requested_scope, token.granted_scope)),
-        ("expires", html.escape(token.expires_at.isoformat(timespec="seconds"))),
-        ("timing", html.escape(("last token request: " if reused else "") + phases_text(timing))),
-    ]
-    if note:
-        rows.append(("note", f"<span style='color:{WARN}'>{html.escape(note)}</span>"))
-    return _box("ok", OK, headline, _rows(rows))
+        secret_from = "no secret"
+    id_source, secret_source = base.sources.get("client_id", ""), base.sources.get("client_secret", "")
+    same_file = (
+        not typed_client_id
+        and not fields.typed_secret
+        and env == base.environment
+        and id_source.startswith("file:")
+        and id_source == secret_source
+    )
+    return Origins(
+        client_id=id_from,
+        client_secret=secret_from,
+        typed_secret=bool(fields.typed_secret),
+        typed_client_id=typed_client_id,
+        fallback_secret=_fallback_secret(base, env),
+        env_file=id_source[5:] if same_file else "",
+    )
 
 
-def health_html(status: int, body: str, timing: Mapping[str, Any] | None) -> str:
-    """The status after `Test token`: the health answer and its phases."""
-    rows = [("answer", f"<code>{html.escape(body)}</code>"), ("timing", html.escape(phases_text(timing)))]
-    return _box("ok", OK, f"✔ GET /rest/health answered {status}: the token works", _rows(rows))
+def redaction_values(client_id: str, *values: Secret | None) -> list[str]:
+    """Make sure the process's redactor knows the secrets in play (with the client id, for the
+    Basic pair): it masks every wire form of them in whatever `redact()` is given afterwards.
 
-
-def error_html(exc: BaseException, *secrets: Secret | None) -> str:
-    """A failure as one line of message and one of hint; never a traceback.
-
-    Every text goes through `redact()` with the secrets in play, as a second line of defence.
+    Returns nothing to pass on: no plain secret travels through the form's functions.
     """
-    values = [s.reveal() for s in secrets if s]
-    if isinstance(exc, DailyPayError):
-        message, hint = exc.message, exc.hint
-    else:
-        message, hint = f"unexpected {type(exc).__name__}: {exc}", "the exception is in form.error"
-    details = [type(exc).__name__]
+    for value in values:
+        REDACTOR.add(value, client_id=client_id)
+    return []
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+_OAUTH_HEADLINES = {
+    "invalid_client": "Wrong client id or secret",
+    "invalid_scope": "Scope refused for this client",
+    "unauthorized_client": "Client may not use client credentials",
+    "unsupported_grant_type": "Client credentials not accepted here",
+    "invalid_request": "Token request rejected as malformed",
+    "invalid_grant": "Grant refused",
+    "temporarily_unavailable": "Token endpoint temporarily unavailable",
+}
+_FIELD_OF_VARIABLE = {
+    "DAILYPAY_CLIENT_ID": "client_id",
+    "DAILYPAY_CLIENT_SECRET": "client_secret",
+    "DAILYPAY_SCOPE": "scopes",
+}
+
+
+@dataclass(frozen=True)
+class ErrorView:
+    """A failure as the form shows it: one headline, what the server said, a hint, the request id,
+    and the fields to outline (`client_id`, `client_secret`, `scopes`)."""
+
+    headline: str
+    said: str = ""
+    hint: str = ""
+    request_id: str = ""
+    fields: frozenset[str] = frozenset()
+
+
+def _code_and_status(code: str | None, status: int | None) -> str:
+    return ", ".join(p for p in (code or "", f"HTTP {status}" if status else "") if p)
+
+
+def _invalid_client_hint(o: Origins, environment: str) -> str:
+    where = environment_name(environment)
+    if o.env_file:
+        return (
+            f"check DAILYPAY_CLIENT_ID and DAILYPAY_CLIENT_SECRET in .env ({o.env_file}) for {where}, "
+            "or type the secret in the form"
+        )
+    hint = f"check {o.client_id} and {o.client_secret} for {where}"
+    if o.typed_secret:
+        hint += ": type the secret again"
+        if o.fallback_secret:
+            hint += f", or forget it to use {o.fallback_secret}"
+    elif o.client_secret != "the sandbox's demo secret":
+        hint += ", or type the secret in the form"
+    return hint
+
+
+def error_view(exc: BaseException, o: Origins | None = None, environment: str = "") -> ErrorView:
+    """What to say about `exc` (nothing redacted yet: `error_html` does that)."""
+    if isinstance(exc, TokenTransportError):
+        return ErrorView(exc.message, hint=exc.hint)
     if isinstance(exc, TokenError):
-        details += [str(v) for v in (exc.error, exc.status and f"HTTP {exc.status}") if v]
-        if exc.request_id:
-            details.append(f"request id {exc.request_id}")
-    elif isinstance(exc, ApiError):
-        details += [str(v) for v in (exc.code, exc.status and f"HTTP {exc.status}") if v]
-        if exc.request_id:
-            details.append(f"request id {exc.request_id}")
-    body = ""
-    if hint:
-        body += f"<div class='dpnb-hint'>→ {html.escape(redact(hint, *values, limit=300))}</div>"
-    body += f"<div style='color:{MUTED};font-size:90%'>{html.escape(' · '.join(details))}</div>"
-    return _box("error", ERROR, "✖ " + html.escape(redact(message, *values, limit=300)), body)
+        code = exc.error or ""
+        if code:
+            headline = f"{_OAUTH_HEADLINES.get(code, 'Token request refused')} — "
+            headline += _code_and_status(code, exc.status)
+        else:
+            headline = exc.message
+        hint, outline = exc.hint, frozenset[str]()
+        if code == "invalid_client":
+            outline = frozenset({"client_id", "client_secret"})
+            if o is not None:
+                hint = _invalid_client_hint(o, environment)
+        elif code == "invalid_scope":
+            outline = frozenset({"scopes"})
+            hint = "untick the scopes this client may not request, then Get token again"
+        return ErrorView(headline, exc.description or "", hint, exc.request_id or "", outline)
+    if isinstance(exc, ApiError):
+        if exc.status is None:
+            return ErrorView(exc.message, hint=exc.hint, request_id=exc.request_id or "")
+        what = " ".join(p for p in (exc.method, _path(exc.url)) if p) or "the request"
+        hint = exc.hint
+        if exc.status == 403 and not hint:
+            hint = "the token may lack a scope this call needs: tick it, then Get token again"
+        return ErrorView(
+            f"{what} refused — {_code_and_status(exc.code, exc.status)}",
+            exc.detail or "",
+            hint,
+            exc.request_id or "",
+        )
+    if isinstance(exc, SettingsError):
+        named = _FIELD_OF_VARIABLE.get(exc.variable)
+        return ErrorView(exc.message, hint=exc.hint, fields=frozenset({named} if named else ()))
+    if isinstance(exc, DailyPayError):
+        return ErrorView(exc.message, hint=exc.hint)
+    return ErrorView(f"unexpected {type(exc).__name__}: {exc}", hint="the exception is in form.error")
 
 
-def busy_html(what: str, environment: str) -> str:
-    """The status while a request is in flight."""
-    return _box("busy", MUTED, f"… {html.escape(what)} ({html.escape(environment)})")
-
-
-def clock_text(
-    token: Token | None, busy_since: float | None, now_monotonic: float, now: float | None = None
-) -> str:
-    """The line that ticks every second: time spent waiting, or the token's countdown."""
-    if busy_since is not None:
-        return f"waiting {max(0.0, now_monotonic - busy_since):.0f} s"
-    if token is None:
+def _path(url: str | None) -> str:
+    if not url:
         return ""
-    left = token.expires_at.timestamp() - (now if now is not None else datetime.now(timezone.utc).timestamp())
-    if left <= 0:
-        return "token expired: Get token fetches a new one"
-    whole = int(left)
-    hours, rest = divmod(whole, 3600)
-    minutes, seconds = divmod(rest, 60)
-    shown = f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-    return f"token expires in {shown}"
-
-
-def clock_html(text: str) -> str:
-    """`clock_text` with a Font Awesome icon (loaded by the widget manager) in the muted colour."""
-    if not text:
-        return ""
-    icon = "hourglass-half" if text.startswith("waiting") else "clock-o"
-    colour = WARN if text.startswith("token expired") else MUTED
-    return f"<span style='color:{colour}'><i class='fa fa-{icon}'></i> {html.escape(text)}</span>"
-
-
-# -- frames ----------------------------------------------------------------------------------
-
-
-def _frame_table(frame: pd.DataFrame, columns: Sequence[str], last: int) -> str:
-    if frame.empty:
-        return f"<div style='color:{MUTED}'>none yet</div>"
-    shown = frame.loc[:, [c for c in columns if c in frame.columns]].tail(last).copy()
-    for name in shown.columns:
-        column = shown[name]
-        if str(column.dtype).startswith("datetime64"):
-            column = column.dt.strftime("%H:%M:%S")
-        elif column.dtype == "float64":
-            column = column.map(lambda v: "" if math.isnan(v) else f"{v:.1f}")
-        shown[name] = column.astype(object).where(column.notna(), "")  # pd.NA ignores na_rep
-    table = shown.to_html(index=False, na_rep="", border=0, classes="dpnb-table")
-    return f"<div style='overflow-x:auto;max-width:100%'>{table}</div>"
-
-
-def frames_html(tokens: pd.DataFrame, timings: pd.DataFrame, last: int = 8) -> str:
-    """The session's tokens (masked) and timings, last rows only, as small HTML tables."""
-    more = f" <span style='color:{MUTED}'>(last {last} of {len(timings)})</span>"
-    return (
-        f"<div class='dpnb-tokens'><b>Tokens</b> <code>form.tokens</code>"
-        f"{_frame_table(tokens, TOKEN_FRAME_COLUMNS, last)}</div>"
-        f"<div class='dpnb-timings' style='margin-top:6px'><b>Timings</b> <code>form.timings</code>"
-        f"{more if len(timings) > last else ''}{_frame_table(timings, TIMING_FRAME_COLUMNS, last)}</div>"
-    )
-
-
-#: Scoped table styling for the frames (theme variables only).
-STYLE = f"""<style>
-.dpnb-form table.dpnb-table {{ border-collapse: collapse; font-size: var(--jp-ui-font-size0, 11px);
-  color: {TEXT}; margin-top: 2px; }}
-.dpnb-form table.dpnb-table th, .dpnb-form table.dpnb-table td {{ padding: 1px 6px;
-  border-bottom: 1px solid {BORDER}; text-align: left; white-space: nowrap; }}
-.dpnb-form table.dpnb-table th {{ font-weight: 600; }}
-.dpnb-form .dpnb-env .mod-active {{ box-shadow: inset 0 -3px 0 var(--jp-brand-color1); font-weight: 600; }}
-</style>"""
+    rest = url.split("://", 1)[-1]
+    return "/" + rest.split("/", 1)[1].split("?", 1)[0] if "/" in rest else ""
