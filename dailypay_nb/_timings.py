@@ -79,6 +79,11 @@ class TimingRecorder:
         self._lock = threading.Lock()
         self._seq = 0
         self.endpoint_for: Callable[[str, str], str | None] = _no_template
+        #: Called with (row, request, response or None) as each exchange is recorded: where
+        #: details that do not belong in a timing row (headers, for HAR) are kept, if anyone asks.
+        self.on_exchange: Callable[[tuple[Any, ...], httpx.Request, httpx.Response | None], None] | None = (
+            None
+        )
 
     @property
     def maxlen(self) -> int:
@@ -148,7 +153,14 @@ class _Exchange:
         self.wall = time.time()
         self.probe = _Probe()
 
-    def finish(self, status: int | None, nbytes: int, request_id: str | None, error: str | None) -> None:
+    def finish(
+        self,
+        status: int | None,
+        nbytes: int,
+        request_id: str | None,
+        error: str | None,
+        response: httpx.Response | None = None,
+    ) -> None:
         end = time.perf_counter()
         marks = self.probe.marks
         request = self.request
@@ -176,7 +188,9 @@ class _Exchange:
             error,
             self.meta.get("run_id") or current_run.get(),
         ]
-        self.meta["row"] = self.recorder.append(row)
+        self.meta["row"] = record = self.recorder.append(row)
+        if self.recorder.on_exchange is not None:
+            self.recorder.on_exchange(record, request, response)
 
     def failed(self, exc: BaseException) -> None:
         self.finish(None, 0, None, _describe(exc))
@@ -193,11 +207,10 @@ def _describe(exc: BaseException) -> str:
 class _TimedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
     """The response body, counted as it passes; the exchange's row is written when it closes."""
 
-    def __init__(self, stream: Any, exchange: _Exchange, status: int, request_id: str | None) -> None:
+    def __init__(self, stream: Any, exchange: _Exchange, response: httpx.Response) -> None:
         self._stream = stream
         self._exchange = exchange
-        self._status = status
-        self._request_id = request_id
+        self._response = response
         self._nbytes = 0
         self._done = False
 
@@ -222,8 +235,13 @@ class _TimedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
     def _finish(self, exc: BaseException | None = None) -> None:
         if not self._done:
             self._done = True
-            error = _describe(exc) if exc else _error_for(self._status)
-            self._exchange.finish(self._status, self._nbytes, self._request_id, error)
+            response = self._response
+            status = response.status_code
+            request_id = response.headers.get("x-request-id")
+            error = _describe(exc) if exc else _error_for(status)
+            self._exchange.finish(
+                status, self._nbytes, redact(request_id, limit=100) if request_id else None, error, response
+            )
 
     def close(self) -> None:
         try:
@@ -252,13 +270,7 @@ class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self._kind = kind
 
     def _timed(self, response: httpx.Response, exchange: _Exchange) -> httpx.Response:
-        request_id = response.headers.get("x-request-id")
-        response.stream = _TimedStream(
-            response.stream,
-            exchange,
-            response.status_code,
-            redact(request_id, limit=100) if request_id else None,
-        )
+        response.stream = _TimedStream(response.stream, exchange, response)
         return response
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
