@@ -24,6 +24,8 @@ from dailypay_nb._config import load_settings
 from dailypay_nb._timings import TimingRecorder
 
 ROWS = 100_000
+#: Distinct records the URLs name (ids in paths and filters): a session revisits what it explores.
+IDS = 1_000
 _BASE = "https://api.dailypay.com"
 _ENDPOINTS = (
     ("GET", "/rest/health", "/rest/health"),
@@ -34,15 +36,19 @@ _ENDPOINTS = (
 )
 
 
-def realistic_row(rng: random.Random, i: int) -> list[Any]:
-    """One timing row as `_Exchange.finish` builds it (seq is set by the recorder)."""
+def realistic_row(rng: random.Random, i: int, ids: int | None = IDS) -> list[Any]:
+    """One timing row as `_Exchange.finish` builds it (seq is set by the recorder).
+
+    URLs name one of `ids` records (None: a new record every time, so every URL is unique).
+    """
     nan = math.nan
     if i % 500 == 0:
         kind, (method, endpoint, path) = "token", ("POST", "/oauth2/token", "/oauth2/token")
         url = "https://auth.dailypay.com/oauth2/token"
     else:
         kind, (method, endpoint, path) = "api", _ENDPOINTS[i % len(_ENDPOINTS)]
-        url = _BASE + path.format(id=uuid.UUID(int=rng.getrandbits(128)))
+        record = rng.getrandbits(128) if ids is None else rng.randrange(ids)
+        url = _BASE + path.format(id=uuid.UUID(int=record))
     cold = i % 100 == 0
     failed = i % 1000 == 999
     status = None if failed else (503 if i % 250 == 7 else 200)
@@ -53,9 +59,10 @@ def realistic_row(rng: random.Random, i: int) -> list[Any]:
     if failed:
         phases = [connect, tls, nan, nan, nan]
     total = sum(p for p in phases if p == p) + rng.uniform(0.02, 0.1)
+    started = 1.7e9 + i * 0.01
     return [
         0,
-        1.7e9 + i * 0.01,
+        started,
         kind,
         method,
         endpoint,
@@ -69,6 +76,8 @@ def realistic_row(rng: random.Random, i: int) -> list[Any]:
         None if failed else str(uuid.UUID(int=rng.getrandbits(128))),
         "ReadTimeout: timed out" if failed else ("HTTP 503" if status == 503 else None),
         f"run-{i // 10_000:08x}" if i % 3 == 0 else None,
+        started,
+        total,
     ]
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -16,6 +16,9 @@ from ._explorer import AsyncExplorer
 from ._flow import Call, Outcome, aexchange, arun
 from ._response import ApiResponse
 from ._token import Token
+
+if TYPE_CHECKING:
+    from ._bench import BenchRun
 
 __all__ = ["AsyncSession", "connect_async"]
 
@@ -65,6 +68,41 @@ class AsyncSession(AsyncExplorer, SessionBase):
     async def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> ApiResponse:
         """Async `Session.get`."""
         return await self.request("GET", path, params=params, **kw)
+
+    async def bench(
+        self,
+        target: str | Callable[..., Any] = "/rest/health",
+        n: int | None = None,
+        concurrency: int | None = None,
+        warmup: int = 5,
+        progress: bool = True,
+        params: Mapping[str, Any] | None = None,
+        *,
+        rate: float | None = None,
+        duration: float | None = None,
+        max_in_flight: int | None = None,
+        allow_load: bool = False,
+    ) -> BenchRun:
+        """`Session.bench` on the running event loop (same arguments, models and limits).
+
+        A cancellation (how `asyncio.run` delivers Ctrl-C) stops sending at once and is
+        re-raised; the completed requests' rows stay in `session.timings` under the run's id.
+        """
+        from ._bench import abench
+
+        return await abench(
+            self,
+            target,
+            n=n,
+            concurrency=concurrency,
+            warmup=warmup,
+            progress=progress,
+            params=params,
+            rate=rate,
+            duration=duration,
+            max_in_flight=max_in_flight,
+            allow_load=allow_load,
+        )
 
     async def atoken(self, force: bool = False, *, deadline: float | None = None) -> Token:
         """`token()` without blocking the event loop."""

@@ -325,7 +325,7 @@ class Settings:
     retry_attempts: int = _setting(5, "attempts for retryable failures (1 = no retry)", _number(int, 1, 100))
     retry_timeout: float = _setting(30.0, "total seconds to keep retrying", _number(float, 0, 86_400))
     timings_buffer: int = _setting(
-        100_000, "how many timing rows a session keeps", _number(int, 1, 10_000_000)
+        1_000_000, "how many timing rows a session keeps", _number(int, 1, 10_000_000)
     )
     env_file: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)

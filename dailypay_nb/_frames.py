@@ -1,28 +1,42 @@
 """The pandas edge: tokens and timing rows become DataFrames here, and only on demand.
 
-Timings schema (one row per HTTP exchange, each retry attempt its own row):
+Timings schema: one row per HTTP exchange, each retry attempt its own row. The column names,
+their order and their meanings are a public contract (`TIMING_COLUMNS`). The frame leads with
+what identifies a request and what it cost, so a notebook shows the times without scrolling:
 
-| column            | dtype                 | meaning                                         |
-|-------------------|-----------------------|-------------------------------------------------|
-| seq               | int64                 | order in which exchanges finished               |
-| started_at        | datetime64[ns, UTC]   | when the exchange started (wall clock)          |
-| kind              | category              | "token" or "api"                                |
-| method            | category              | HTTP method                                     |
-| endpoint          | category              | templated path, e.g. /rest/jobs/{job_id}        |
-| url               | string                | full URL (never carries credentials)            |
-| status            | Int64                 | HTTP status; <NA> when no response came         |
-| attempt           | int64                 | 1 for the first try, 2.. for retries            |
-| reused_connection | boolean               | True when no new TCP connection was opened      |
-| connect_ms        | float64               | DNS + TCP connect; NaN when reused              |
-| tls_ms            | float64               | TLS handshake; NaN when reused or plain HTTP    |
-| send_ms           | float64               | writing the request                             |
-| wait_ms           | float64               | request sent → response headers received        |
-| download_ms       | float64               | response headers → body fully read              |
-| total_ms          | float64               | the whole exchange                              |
-| bytes_received    | int64                 | body bytes                                      |
-| server_request_id | string                | X-Request-Id of the response, if any            |
-| error             | string                | "HTTP 503", "ConnectError: …"; <NA> when fine   |
-| run_id            | string                | benchmark run (Session.bench), else <NA>        |
+| column            | dtype                 | meaning                                                   |
+|-------------------|-----------------------|-----------------------------------------------------------|
+| seq               | int64                 | order in which exchanges finished (1, 2, … per session)   |
+| kind              | category              | "token" or "api"                                          |
+| method            | category              | HTTP method                                               |
+| endpoint          | category              | templated path, e.g. /rest/jobs/{job_id}                  |
+| status            | Int16                 | HTTP status; <NA> when no response came                   |
+| total_ms          | float32               | service time: the whole exchange, transport call → body   |
+| wait_ms           | float32               | request sent → response headers (the server's share)      |
+| connect_ms        | float32               | DNS + TCP connect; NaN when the connection was reused     |
+| tls_ms            | float32               | TLS handshake; NaN when reused or plain HTTP              |
+| send_ms           | float32               | writing the request                                       |
+| download_ms       | float32               | response headers → body fully read                        |
+| latency_ms        | float32               | response time: intended start (scheduled_at) → body read  |
+| attempt           | int16                 | 1 for the first try, 2.. for retries                      |
+| reused_connection | boolean               | True when no new TCP connection was opened; <NA> unknown  |
+| error             | category              | "HTTP 503", "ConnectError: …"; NaN when fine              |
+| started_at        | datetime64[ms, UTC]   | when the exchange started (wall clock, to the ms)         |
+| scheduled_at      | datetime64[ms, UTC]   | when it was meant to start: the open-model bench's slot,  |
+|                   |                       | else when the call began (its first attempt)              |
+| url               | category              | full URL (never carries credentials)                      |
+| bytes_received    | int64                 | body bytes                                                |
+| server_request_id | str                   | X-Request-Id of the response (redacted); NaN if none      |
+| run_id            | category              | benchmark run (`Session.bench`), else NaN                 |
+
+wait_ms comes right after total_ms because it is usually the phase that matters; the others
+follow in the order they happen. Missing values: NaN in float, category and str columns,
+<NA> in the nullable integer and boolean ones (status, reused_connection), NaT in times.
+
+Times are float32 (about 7 significant digits: 0.1 µs at a second) and text repeated from row
+to row is categorical, so a frame costs about 110 bytes a row. Frames here display floats
+rounded to 3 decimals (`RoundedFrame`); the numbers themselves are not rounded.
+`frame.attrs["dropped_rows"]` counts the rows the bounded recorder dropped before the snapshot.
 """
 
 from __future__ import annotations
@@ -33,16 +47,44 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._timings import COLUMNS
+from ._timings import CODED, TimingSnapshot, snapshot_of, store_dtype
 
 if TYPE_CHECKING:
     from ._token import Token
 
-__all__ = ["TOKEN_COLUMNS", "timing_summary", "timings_frame", "tokens_frame"]
+__all__ = [
+    "TIMING_COLUMNS",
+    "TOKEN_COLUMNS",
+    "RoundedFrame",
+    "timing_summary",
+    "timings_frame",
+    "tokens_frame",
+]
 
-_FLOATS = ("connect_ms", "tls_ms", "send_ms", "wait_ms", "download_ms", "total_ms")
-_CATEGORIES = ("kind", "method", "endpoint")
-_STRINGS = ("url", "server_request_id", "error", "run_id")
+TIMING_COLUMNS: tuple[str, ...] = (
+    "seq",
+    "kind",
+    "method",
+    "endpoint",
+    "status",
+    "total_ms",
+    "wait_ms",
+    "connect_ms",
+    "tls_ms",
+    "send_ms",
+    "download_ms",
+    "latency_ms",
+    "attempt",
+    "reused_connection",
+    "error",
+    "started_at",
+    "scheduled_at",
+    "url",
+    "bytes_received",
+    "server_request_id",
+    "run_id",
+)
+_FLOATS = ("total_ms", "wait_ms", "connect_ms", "tls_ms", "send_ms", "download_ms", "latency_ms")
 
 TOKEN_COLUMNS = (
     "environment",
@@ -60,54 +102,116 @@ TOKEN_COLUMNS = (
 )
 
 
-def timings_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
-    """Timing rows (tuples in `COLUMNS` order) as a typed DataFrame.
+def _three_decimals(value: float) -> str:
+    return f"{value:.3f}"
 
-    The rows become one 2-D object array in a single C pass (transposing them with
-    `zip(*rows)` cost more than all the conversions together); each column is converted from
-    its view, nullable integers and booleans straight from a None mask.
+
+class RoundedFrame(pd.DataFrame):
+    """A DataFrame that displays its floats to 3 decimals; computing uses the full values.
+
+    Selections and other frames derived from it keep the display (`_constructor`).
     """
-    n = len(rows)
-    table = _object_table(rows) if n else np.empty((0, len(COLUMNS)), dtype=object)
-    if table.shape != (n, len(COLUMNS)):
-        raise ValueError(f"timing rows must be tuples of {len(COLUMNS)} values")
-    first = COLUMNS.index(_FLOATS[0])
-    floats = table[:, first : first + len(_FLOATS)].astype(np.float64)
-    data: dict[str, Any] = {}
-    for index, name in enumerate(COLUMNS):
-        values = table[:, index]
-        if name in _FLOATS:
-            data[name] = floats[:, index - first]
-        elif name == "started_at":
-            data[name] = pd.to_datetime(values.astype(np.float64), unit="s", utc=True)
-        elif name in _CATEGORIES:
-            data[name] = pd.Categorical(values)
-        elif name in _STRINGS:
-            data[name] = pd.array(values, dtype="string")
-        elif name == "status":
-            missing = values == None  # noqa: E711 - elementwise
-            data[name] = pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
-        elif name == "reused_connection":
-            missing = values == None  # noqa: E711 - elementwise
-            data[name] = pd.arrays.BooleanArray(np.where(missing, False, values).astype(bool), missing)
-        else:  # seq, attempt, bytes_received
-            data[name] = values.astype(np.int64)
-    return pd.DataFrame(data, columns=list(COLUMNS))
+
+    @property
+    def _constructor(self) -> type[RoundedFrame]:
+        return RoundedFrame
+
+    def __repr__(self) -> str:
+        with pd.option_context("display.float_format", _three_decimals):
+            return super().__repr__()
+
+    def _repr_html_(self) -> str | None:
+        with pd.option_context("display.float_format", _three_decimals):
+            html: str | None = super()._repr_html_()  # type: ignore[misc]
+            return html
 
 
-def _object_table(rows: Sequence[tuple[Any, ...]]) -> np.ndarray[Any, np.dtype[np.object_]]:
-    """Rows as an (n, columns) object array in one C pass: pandas' helper (what `from_records`
-    uses; about half the time of `np.array(rows, dtype=object)`), or numpy's if it is gone."""
-    from pandas._libs import lib
+def timings_frame(rows: TimingSnapshot | Iterable[Sequence[Any]]) -> RoundedFrame:
+    """A recorder snapshot (or row tuples in `_timings.COLUMNS` order) as a typed DataFrame in
+    `TIMING_COLUMNS` order.
 
-    convert = getattr(lib, "to_object_array_tuples", None)  # not in pandas-stubs
-    if convert is None:  # pragma: no cover - pandas 1.0 to 3.x all have it
-        return np.array(rows, dtype=object)
-    table: np.ndarray[Any, np.dtype[np.object_]] = convert(list(rows))
-    return table
+    The compact chunks are concatenated once; each column is then a view or a cheap
+    conversion of its field (codes become categoricals without touching the text).
+    """
+    if not isinstance(rows, TimingSnapshot):
+        rows = snapshot_of(rows)
+    tail = np.array(rows.pending, dtype=store_dtype()) if rows.pending else None
+    parts = [chunk.records[start:] for chunk, start in rows.chunks]
+    if tail is not None:
+        parts.append(tail)
+    records = np.concatenate(parts) if parts else np.empty(0, dtype=store_dtype())
+    data: dict[str, Any] = {
+        "seq": records["seq"].astype(np.int64),
+        "status": pd.arrays.IntegerArray(records["status"].astype(np.int16), records["status"] == 0),
+        "attempt": records["attempt"].astype(np.int16),
+        "reused_connection": pd.arrays.BooleanArray(
+            records["reused_connection"] == 1, records["reused_connection"] < 0
+        ),
+        "bytes_received": records["bytes_received"].astype(np.int64),
+        "server_request_id": _request_ids(rows, len(records)),
+    }
+    for name in _FLOATS:
+        data[name] = records[name].astype(np.float32)
+    for name in ("started_at", "scheduled_at"):
+        data[name] = pd.DatetimeIndex(records[name].astype("datetime64[ms]")).tz_localize("UTC")
+    for name in CODED:
+        data[name] = _categorical(records[name].astype(np.int32), rows.tables[name])
+    frame = RoundedFrame({name: data[name] for name in TIMING_COLUMNS})
+    frame.attrs["dropped_rows"] = rows.dropped
+    frame.attrs["timings_buffer"] = rows.maxlen
+    return frame
 
 
-def tokens_frame(tokens: Iterable[Token]) -> pd.DataFrame:
+def _categorical(codes: np.ndarray[Any, Any], values: list[str]) -> pd.Categorical:
+    """Codes into `values` as a Categorical of the values that occur (dropped rows leave some unused)."""
+    if not len(codes):
+        return pd.Categorical([], categories=pd.Index([], dtype="str"))
+    counts = np.bincount(codes + 1, minlength=len(values) + 1)[1:]
+    if counts.all():
+        return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype=object))
+    used = np.flatnonzero(counts)
+    remap = np.full(len(values) + 1, -1, dtype=np.int32)
+    remap[used + 1] = np.arange(len(used), dtype=np.int32)
+    return pd.Categorical.from_codes(
+        remap[codes + 1], categories=pd.Index([values[i] for i in used], dtype=object)
+    )
+
+
+def _request_ids(rows: TimingSnapshot, n: int) -> Any:
+    """The request-id column: one Arrow buffer for all rows when pyarrow is there, else strings."""
+    buffers: list[bytes] = []
+    lengths: list[np.ndarray[Any, Any]] = []
+    for chunk, start in rows.chunks:
+        ends = chunk.id_ends
+        first = int(ends[start - 1]) if start else 0
+        buffers.append(chunk.ids[first:])
+        lengths.append(np.diff(ends[start:], prepend=first))
+    if rows.pending_ids:
+        encoded = [text.encode("utf-8", "replace") for text in rows.pending_ids]
+        buffers.append(b"".join(encoded))
+        lengths.append(np.fromiter((len(b) for b in encoded), dtype=np.int64, count=len(encoded)))
+    size = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+    data = b"".join(buffers)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(size, out=offsets[1:])
+    dtype = pd.StringDtype(na_value=np.nan)
+    try:
+        import pyarrow as pa  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        text = data.decode("utf-8", "replace") if data.isascii() else None
+        values = [
+            (text[a:b] if text is not None else data[a:b].decode("utf-8", "replace")) or None
+            for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
+        ]
+        return pd.array(values, dtype=dtype)
+    valid = np.packbits(size > 0, bitorder="little")
+    array = pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(data), pa.py_buffer(valid)
+    ).cast(pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(array), copy=False).astype(dtype).array
+
+
+def tokens_frame(tokens: Iterable[Token]) -> RoundedFrame:
     """One row per token obtained: masked fingerprint only, never the token itself."""
     rows = [
         (
@@ -126,9 +230,9 @@ def tokens_frame(tokens: Iterable[Token]) -> pd.DataFrame:
         )
         for t in tokens
     ]
-    frame = pd.DataFrame.from_records(rows, columns=list(TOKEN_COLUMNS))
-    frame["obtained_at"] = pd.to_datetime(frame["obtained_at"], utc=True)
-    frame["expires_at"] = pd.to_datetime(frame["expires_at"], utc=True)
+    frame = RoundedFrame.from_records(rows, columns=list(TOKEN_COLUMNS))
+    for name in ("obtained_at", "expires_at"):
+        frame[name] = pd.to_datetime(frame[name], utc=True).dt.as_unit("ms")
     frame["expires_in"] = frame["expires_in"].astype("Float64")
     frame["seconds_left"] = frame["seconds_left"].astype("float64")
     frame["elapsed_ms"] = frame["elapsed_ms"].astype("float64")
@@ -144,29 +248,41 @@ def _p(q: float) -> Any:
     return quantile
 
 
-def timing_summary(frame: pd.DataFrame, by: str | Sequence[str] = "endpoint") -> pd.DataFrame:
-    """Per group: count, error rate, mean/p50/p90/p99/max of total_ms and wait_ms, and
+#: The latency columns of `timing_summary`, in order: response time, service time, server wait.
+SUMMARY_TIMES = ("latency_ms", "total_ms", "wait_ms")
+
+
+def timing_summary(frame: pd.DataFrame, by: str | Sequence[str] = "endpoint") -> RoundedFrame:
+    """Per group: count, errors and error rate; mean/p50/p90/p99/max of latency_ms (response
+    time from the intended start), total_ms (service time) and wait_ms (the server's share);
     how many exchanges opened a new connection (`cold`) with their mean connect time."""
     keys = [by] if isinstance(by, str) else list(by)
     if frame.empty:
-        return pd.DataFrame(columns=[*keys, "count", "errors", "error_rate"]).set_index(keys)
+        return RoundedFrame(columns=[*keys, "count", "errors", "error_rate"]).set_index(keys)
     work = frame.assign(
         failed=frame["error"].notna(),
         cold=~frame["reused_connection"].fillna(False).astype(bool),
     )
     grouped = work.groupby(keys, observed=True, sort=True)
-    stats = {
-        "count": grouped.size(),
-        "errors": grouped["failed"].sum().astype("int64"),
-        "cold": grouped["cold"].sum().astype("int64"),
-    }
-    out = pd.DataFrame(stats)
+    out = pd.DataFrame(
+        {
+            "count": grouped.size(),
+            "errors": grouped["failed"].sum().astype("int64"),
+            "cold": grouped["cold"].sum().astype("int64"),
+        }
+    )
     out["error_rate"] = out["errors"] / out["count"]
-    for col in ("total_ms", "wait_ms"):
-        agg = grouped[col].agg(["mean", _p(0.5), _p(0.9), _p(0.99), "max"])
+    for col in SUMMARY_TIMES:
+        if col not in work.columns:
+            continue
+        agg = grouped[col].agg(["mean", _p(0.5), _p(0.9), _p(0.99), "max"]).astype("float64")
         agg.columns = [f"{col}_{name}" for name in ("mean", "p50", "p90", "p99", "max")]
         out = out.join(agg)
-    out["connect_ms_mean"] = grouped["connect_ms"].mean()
-    out["reused_total_ms_p50"] = work[~work["cold"]].groupby(keys, observed=True)["total_ms"].median()
-    out["cold_total_ms_p50"] = work[work["cold"]].groupby(keys, observed=True)["total_ms"].median()
-    return out
+    out["connect_ms_mean"] = grouped["connect_ms"].mean().astype("float64")
+    out["reused_total_ms_p50"] = (
+        work[~work["cold"]].groupby(keys, observed=True)["total_ms"].median().astype("float64")
+    )
+    out["cold_total_ms_p50"] = (
+        work[work["cold"]].groupby(keys, observed=True)["total_ms"].median().astype("float64")
+    )
+    return RoundedFrame(out)

@@ -75,23 +75,48 @@ class Session(SyncExplorer, SessionBase):
     def bench(
         self,
         target: str | Callable[..., Any] = "/rest/health",
-        n: int = 100,
-        concurrency: int = 1,
+        n: int | None = None,
+        concurrency: int | None = None,
         warmup: int = 5,
         progress: bool = True,
         params: Mapping[str, Any] | None = None,
+        *,
+        rate: float | None = None,
+        duration: float | None = None,
+        max_in_flight: int | None = None,
+        allow_load: bool = False,
     ) -> BenchRun:
-        """Run `n` requests with `concurrency` in flight and return their timings and summary.
+        """Benchmark `target` and return the run's timings, summary and pacing (`BenchRun`).
 
-        `target` is a path to GET, or a callable: `async def f(session)` receives an
-        `AsyncSession` sharing this session's token and timings; a plain function is called
-        with no arguments in a worker thread. Runs on its own event loop, so it works inside
-        Jupyter's running loop too.
+        Open model, `rate=R` (requests a second) with `n=` or `duration=` seconds: requests are
+        sent on a fixed schedule whatever the server does, up to `max_in_flight` (default 256) at
+        once, so `latency_ms` (from each scheduled start) shows stalls as callers would see them.
+        Closed model, the default: `concurrency` workers (default 1) each wait for an answer
+        before sending the next `n` (default 100): throughput, but a stall shows in at most
+        `concurrency` rows. `warmup` calls go first and are not counted.
+
+        `target` is a path to GET (sent through aiohttp with this session's token, deadlines,
+        size limit and timing columns), an `async def f(session)` given an `AsyncSession` that
+        shares this session's token and timings, or a plain function called in a worker thread.
+        Against uat or production a run above 5 requests a second, concurrency 1 or 200 requests
+        raises `BenchRefusedError` unless `allow_load=True`. An interrupt stops sending at once
+        and raises `BenchInterrupted` carrying the partial run (`.run`). Runs on its own event
+        loop in a worker thread, so it works inside Jupyter's running loop too.
         """
         from ._bench import bench
 
         return bench(
-            self, target, n=n, concurrency=concurrency, warmup=warmup, progress=progress, params=params
+            self,
+            target,
+            n=n,
+            concurrency=concurrency,
+            warmup=warmup,
+            progress=progress,
+            params=params,
+            rate=rate,
+            duration=duration,
+            max_in_flight=max_in_flight,
+            allow_load=allow_load,
         )
 
     def close(self) -> None:

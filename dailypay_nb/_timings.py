@@ -2,8 +2,8 @@
 
 A `RecordingTransport` wraps any httpx transport. For every exchange it hands httpcore a
 trace callback that stamps each event with `time.perf_counter()` (a monotonic clock), and
-when the response body is closed it appends one plain tuple to a bounded `TimingRecorder`.
-No DataFrame is built per request: `TimingRecorder.rows()` hands the tuples to `_frames`.
+when the response body is closed it appends one row to a bounded `TimingRecorder`. No
+DataFrame is built per request: `TimingRecorder.rows()` hands a snapshot to `_frames`.
 
 Phases (milliseconds; httpcore event names without their `http11.`/`http2.` prefix):
 
@@ -15,99 +15,368 @@ Phases (milliseconds; httpcore event names without their `http11.`/`http2.` pref
 | wait_ms       | send_request_body.complete       | receive_response_headers.complete   |
 | download_ms   | receive_response_headers.complete| body fully read                     |
 | total_ms      | transport called                 | body fully read                     |
+| latency_ms    | the call's intended start        | body fully read                     |
 
 connect_ms and tls_ms are NaN when the connection was reused (no connect event fired).
+The intended start (`scheduled_at`) is the benchmark schedule's slot for an open-model
+`bench`, else the moment the call began (its first attempt): so latency_ms is what the caller
+waited, retries and queueing included, and equals total_ms for a single plain exchange.
+The aiohttp engine of `bench` (`_engine`) records the same columns with the same boundaries.
+
+Storage: rows are kept column by column in numpy chunks of `CHUNK` rows (repeated text as
+integer codes into per-column tables, times as float32 ms and int64 epoch ms, request ids as
+one UTF-8 buffer per chunk), about 125 bytes a row against ~440 as Python tuples. Each
+exchange still produces one `TimingRow` (a named tuple in `COLUMNS` order) for the caller and
+the `on_exchange` hook; only its compact form is kept.
 """
 
 from __future__ import annotations
 
 import contextvars
+import math
 import threading
 import time
+import warnings
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 
 from ._redact import redact
 
+if TYPE_CHECKING:
+    import numpy as np
+
 __all__ = [
+    "CHUNK",
+    "CODED",
     "COLUMNS",
     "META",
     "RecordingTransport",
     "TimingRecorder",
+    "TimingRow",
+    "TimingSnapshot",
+    "TimingsDroppedWarning",
     "current_run",
+    "current_schedule",
+    "snapshot_of",
+    "store_dtype",
 ]
 
 #: Key of our per-request metadata dict in `request.extensions`.
 META = "dailypay_nb"
 
-COLUMNS: tuple[str, ...] = (
-    "seq",
-    "started_at",
-    "kind",
-    "method",
-    "endpoint",
-    "url",
-    "status",
-    "attempt",
-    "reused_connection",
-    "connect_ms",
-    "tls_ms",
-    "send_ms",
-    "wait_ms",
-    "download_ms",
-    "total_ms",
-    "bytes_received",
-    "server_request_id",
-    "error",
-    "run_id",
-)
+
+class TimingRow(NamedTuple):
+    """One exchange as recorded (times in ms; `started_at`/`scheduled_at` in epoch seconds).
+
+    A tuple in `COLUMNS` order: `dict(zip(COLUMNS, row))` or `row._asdict()` gives the public
+    columns by name.
+    """
+
+    seq: int
+    started_at: float
+    kind: str
+    method: str
+    endpoint: str
+    url: str
+    status: int | None
+    attempt: int
+    reused_connection: bool | None
+    connect_ms: float
+    tls_ms: float
+    send_ms: float
+    wait_ms: float
+    download_ms: float
+    total_ms: float
+    bytes_received: int
+    server_request_id: str | None
+    error: str | None
+    run_id: str | None
+    scheduled_at: float
+    latency_ms: float
+
+
+COLUMNS: tuple[str, ...] = TimingRow._fields
 
 #: The benchmark run a request belongs to (set by `Session.bench`).
 current_run: contextvars.ContextVar[str | None] = contextvars.ContextVar("dailypay_nb_run", default=None)
+#: (perf_counter, wall clock) of the intended start of the call running in this task: the open
+#: model's schedule slot. Unset, a call's intended start is when its first attempt began.
+current_schedule: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar(
+    "dailypay_nb_schedule", default=None
+)
 
 _NAN = float("nan")
 
+#: Rows per storage chunk: new rows wait as tuples until a chunk's worth is packed at once.
+CHUNK = 1024
+
+
+@cache
+def store_dtype() -> np.dtype[np.void]:
+    """The compact form of a row (85 bytes; request ids are kept beside it). numpy loads on first use."""
+    import numpy as np
+
+    return np.dtype(
+        [
+            ("seq", "<i8"),
+            ("started_at", "<i8"),  # epoch ms
+            ("scheduled_at", "<i8"),  # epoch ms
+            ("kind", "<i2"),
+            ("method", "<i2"),
+            ("endpoint", "<i4"),
+            ("url", "<i4"),
+            ("status", "<i2"),  # 0: no response
+            ("attempt", "<i2"),
+            ("reused_connection", "i1"),  # -1: unknown
+            ("connect_ms", "<f4"),
+            ("tls_ms", "<f4"),
+            ("send_ms", "<f4"),
+            ("wait_ms", "<f4"),
+            ("download_ms", "<f4"),
+            ("total_ms", "<f4"),
+            ("latency_ms", "<f4"),
+            ("bytes_received", "<i8"),
+            ("error", "<i4"),
+            ("run_id", "<i4"),
+        ]
+    )
+
+
+#: Text columns stored as codes into a per-column table of values (-1: missing).
+CODED = ("kind", "method", "endpoint", "url", "error", "run_id")
+_ATTEMPT_MAX = 32_767
+
+
+class TimingsDroppedWarning(UserWarning):
+    """The timings buffer is full: the oldest rows are being dropped (counted, never silently)."""
+
+
+class _Table:
+    """Distinct values of one text column and their codes."""
+
+    __slots__ = ("codes", "values")
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+        self.values: list[str] = []
+
+    def code(self, value: str | None) -> int:
+        if value is None:
+            return -1
+        code = self.codes.get(value)
+        if code is None:
+            code = self.codes[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    records: np.ndarray[Any, np.dtype[np.void]]
+    ids: bytes  # request ids, UTF-8, back to back
+    id_ends: np.ndarray[Any, np.dtype[np.int32]]  # end offset of each row's id in `ids`
+
+
+@dataclass(frozen=True)
+class TimingSnapshot:
+    """The recorder's rows at one moment, still compact: `_frames.timings_frame` reads it."""
+
+    chunks: list[tuple[_Chunk, int]]  # (chunk, first live row)
+    pending: list[tuple[Any, ...]]
+    pending_ids: list[str]
+    tables: dict[str, list[str]]
+    dropped: int
+    maxlen: int
+
+    def __len__(self) -> int:
+        return sum(len(c.records) - start for c, start in self.chunks) + len(self.pending)
+
+
+def _ms(seconds: float) -> int:
+    return math.floor(seconds * 1000.0)
+
+
+def _compact(record: TimingRow, tables: dict[str, _Table]) -> tuple[Any, ...]:
+    """`record` in `store_dtype()` field order, text as codes (the request id is kept apart)."""
+    reused = record.reused_connection
+    return (
+        record.seq,
+        _ms(record.started_at),
+        _ms(record.scheduled_at),
+        tables["kind"].code(record.kind),
+        tables["method"].code(record.method),
+        tables["endpoint"].code(record.endpoint),
+        tables["url"].code(record.url),
+        record.status or 0,
+        min(record.attempt, _ATTEMPT_MAX),
+        -1 if reused is None else int(reused),
+        record.connect_ms,
+        record.tls_ms,
+        record.send_ms,
+        record.wait_ms,
+        record.download_ms,
+        record.total_ms,
+        record.latency_ms,
+        record.bytes_received,
+        tables["error"].code(record.error),
+        tables["run_id"].code(record.run_id),
+    )
+
+
+def snapshot_of(rows: Iterable[Sequence[Any]]) -> TimingSnapshot:
+    """Rows given as tuples in `COLUMNS` order (seq included) as a snapshot, for `timings_frame`.
+
+    Rows of the 19 columns before `scheduled_at` and `latency_ms` are read as unscheduled:
+    intended start = start, latency = total.
+    """
+    tables = {name: _Table() for name in CODED}
+    pending, ids = [], []
+    for values in rows:
+        if len(values) == len(COLUMNS) - 2:
+            values = (*values, values[1], values[14])
+        record = TimingRow._make(values)
+        pending.append(_compact(record, tables))
+        ids.append(record.server_request_id or "")
+    return TimingSnapshot([], pending, ids, {k: t.values for k, t in tables.items()}, 0, len(pending))
+
 
 class TimingRecorder:
-    """A bounded, thread-safe buffer of timing rows (plain tuples in `COLUMNS` order)."""
+    """A bounded, thread-safe, compact buffer of timing rows; the oldest are dropped (and counted)."""
 
-    def __init__(self, maxlen: int = 100_000) -> None:
-        self._rows: deque[tuple[Any, ...]] = deque(maxlen=maxlen)
+    def __init__(self, maxlen: int = 1_000_000) -> None:
+        self._maxlen = max(int(maxlen), 1)
         self._lock = threading.Lock()
         self._seq = 0
         self.endpoint_for: Callable[[str, str], str | None] = _no_template
         #: Called with (row, request, response or None) as each exchange is recorded: where
         #: details that do not belong in a timing row (headers, for HAR) are kept, if anyone asks.
-        self.on_exchange: Callable[[tuple[Any, ...], httpx.Request, httpx.Response | None], None] | None = (
-            None
-        )
+        #: `row` is a `TimingRow`; the aiohttp engine of `bench` hands httpx equivalents of its
+        #: request and response.
+        self.on_exchange: Callable[[TimingRow, httpx.Request, httpx.Response | None], None] | None = None
+        self._endpoints: dict[tuple[str, str], str | None] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self._tables = {name: _Table() for name in CODED}
+        self._chunks: deque[_Chunk] = deque()
+        self._head = 0  # rows of the first chunk already dropped
+        self._stored = 0  # live rows in chunks
+        self._pending: list[tuple[Any, ...]] = []
+        self._pending_ids: list[str] = []
+        self._dropped = 0
+        self._warned = False
 
     @property
     def maxlen(self) -> int:
-        return self._rows.maxlen or 0
+        """How many rows are kept (`timings_buffer`); older ones are dropped."""
+        return self._maxlen
 
-    def append(self, row: list[Any]) -> tuple[Any, ...]:
+    @property
+    def dropped(self) -> int:
+        """Rows dropped because the buffer was full, since the last `clear()`."""
+        return self._dropped
+
+    def template(self, method: str, path: str) -> str:
+        """The endpoint (path template) of a request, cached per method and path."""
+        key = (method, path)
+        found = self._endpoints.get(key, key)
+        if found is key:
+            found = self.endpoint_for(method, path)
+            if len(self._endpoints) < 4096:
+                self._endpoints[key] = found
+        return found or path  # type: ignore[return-value]
+
+    def append(self, row: list[Any]) -> TimingRow:
+        """Record one exchange (`row` in `COLUMNS` order; its seq is assigned here)."""
+        tables = self._tables
+        warn = False
         with self._lock:
             self._seq += 1
             row[0] = self._seq
-            record = tuple(row)
-            self._rows.append(record)
+            record = TimingRow._make(row)
+            self._pending.append(_compact(record, tables))
+            self._pending_ids.append(record.server_request_id or "")
+            if len(self._pending) >= CHUNK:
+                self._pack()
+            if self._stored + len(self._pending) > self._maxlen:
+                self._evict()
+                warn, self._warned = not self._warned, True
+        if warn:
+            warnings.warn(
+                f"the timings buffer is full ({self._maxlen:,} rows): the oldest rows are being dropped "
+                "(counted in session.timings.attrs['dropped_rows']). Raise DAILYPAY_TIMINGS_BUFFER "
+                "(timings_buffer=) or call session.clear_timings() between runs.",
+                TimingsDroppedWarning,
+                stacklevel=2,
+            )
         return record
 
-    def rows(self) -> list[tuple[Any, ...]]:
-        """A snapshot of the rows, oldest first."""
+    def _pack(self) -> None:
+        import numpy as np
+
+        ids = [text.encode("utf-8", "replace") for text in self._pending_ids]
+        ends = np.cumsum(np.fromiter((len(b) for b in ids), dtype=np.int32, count=len(ids)), dtype=np.int32)
+        self._chunks.append(_Chunk(np.array(self._pending, dtype=store_dtype()), b"".join(ids), ends))
+        self._stored += len(self._pending)
+        self._pending = []
+        self._pending_ids = []
+
+    def _evict(self) -> None:
+        excess = self._stored + len(self._pending) - self._maxlen
+        self._dropped += excess
+        while excess > 0 and self._chunks:
+            left = len(self._chunks[0].records) - self._head
+            if excess >= left:
+                self._chunks.popleft()
+                self._head = 0
+                self._stored -= left
+                excess -= left
+            else:
+                self._head += excess
+                self._stored -= excess
+                excess = 0
+        if excess > 0:  # a buffer smaller than a chunk: its rows are all still pending
+            del self._pending[:excess]
+            del self._pending_ids[:excess]
+
+    def rows(self) -> TimingSnapshot:
+        """A snapshot of the rows, oldest first (cheap: chunks are shared, never changed)."""
         with self._lock:
-            return list(self._rows)
+            chunks = [(chunk, self._head if i == 0 else 0) for i, chunk in enumerate(self._chunks)]
+            return TimingSnapshot(
+                chunks,
+                list(self._pending),
+                list(self._pending_ids),
+                {name: list(table.values) for name, table in self._tables.items()},
+                self._dropped,
+                self._maxlen,
+            )
 
     def clear(self) -> None:
+        """Forget every row and the dropped count (seq keeps counting)."""
         with self._lock:
-            self._rows.clear()
+            self._reset()
+
+    def nbytes(self) -> int:
+        """Bytes held by the stored rows (chunks, pending rows and text tables), roughly."""
+        import sys
+
+        with self._lock:
+            total = sum(c.records.nbytes + len(c.ids) + c.id_ends.nbytes for c in self._chunks)
+            total += sum(sys.getsizeof(row) + 10 * 24 for row in self._pending)
+            total += sum(sys.getsizeof(text) for text in self._pending_ids)
+            for table in self._tables.values():
+                total += sys.getsizeof(table.codes) + sys.getsizeof(table.values)
+                total += sum(sys.getsizeof(text) for text in table.values)
+            return total
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._stored + len(self._pending)
 
 
 def _no_template(method: str, path: str) -> str | None:
@@ -115,7 +384,7 @@ def _no_template(method: str, path: str) -> str | None:
 
 
 class _Probe:
-    """Collects the perf_counter stamp of every trace event of one exchange."""
+    """Collects the perf_counter stamp of every trace event of one exchange (full event names)."""
 
     __slots__ = ("marks", "t0")
 
@@ -124,22 +393,38 @@ class _Probe:
         self.t0 = time.perf_counter()
 
     def trace(self, name: str, info: dict[str, Any]) -> None:
-        self.marks[name[name.index(".") + 1 :]] = time.perf_counter()
+        self.marks[name] = time.perf_counter()
 
     async def atrace(self, name: str, info: dict[str, Any]) -> None:
-        self.marks[name[name.index(".") + 1 :]] = time.perf_counter()
+        self.marks[name] = time.perf_counter()
 
 
-def _span(marks: dict[str, float], start: str, end: str) -> float:
-    a = marks.get(start)
-    b = marks.get(end)
-    return (b - a) * 1000.0 if a is not None and b is not None else _NAN
+def _phases(marks: dict[str, float], end: float) -> tuple[float, float, float, float, float, bool | None]:
+    """connect, tls, send, wait, download (ms; NaN when absent) and whether the connection was reused."""
+    found: dict[str, float] = {}
+    for name, stamp in marks.items():
+        found[name[name.index(".") + 1 :]] = stamp
+
+    def span(start: str, stop: str) -> float:
+        a = found.get(start)
+        b = found.get(stop)
+        return (b - a) * 1000.0 if a is not None and b is not None else _NAN
+
+    headers = found.get("receive_response_headers.complete")
+    return (
+        span("connect_tcp.started", "connect_tcp.complete"),
+        span("start_tls.started", "start_tls.complete"),
+        span("send_request_headers.started", "send_request_body.complete"),
+        span("send_request_body.complete", "receive_response_headers.complete"),
+        (end - headers) * 1000.0 if headers is not None else _NAN,
+        ("connect_tcp.started" not in found) if found else None,
+    )
 
 
 class _Exchange:
     """One request in flight: builds its row when the body is done or the exchange failed."""
 
-    __slots__ = ("kind", "meta", "probe", "recorder", "request", "row_base", "wall")
+    __slots__ = ("kind", "meta", "probe", "recorder", "request", "scheduled", "wall")
 
     def __init__(self, recorder: TimingRecorder, kind: str, request: httpx.Request) -> None:
         meta = request.extensions.get(META)
@@ -151,7 +436,11 @@ class _Exchange:
         self.meta = meta
         self.request = request
         self.wall = time.time()
-        self.probe = _Probe()
+        self.probe = probe = _Probe()
+        scheduled = meta.get("scheduled")
+        if scheduled is None:
+            scheduled = meta["scheduled"] = current_schedule.get() or (probe.t0, self.wall)
+        self.scheduled: tuple[float, float] = scheduled
 
     def finish(
         self,
@@ -162,33 +451,34 @@ class _Exchange:
         response: httpx.Response | None = None,
     ) -> None:
         end = time.perf_counter()
-        marks = self.probe.marks
         request = self.request
         url = request.url
-        endpoint = self.meta.get("endpoint") or self.recorder.endpoint_for(request.method, url.path)
-        headers_done = marks.get("receive_response_headers.complete")
+        meta = self.meta
+        connect, tls, send, wait, download, reused = _phases(self.probe.marks, end)
         row = [
             0,
             self.wall,
             self.kind,
             request.method,
-            endpoint or url.path,
+            meta.get("endpoint") or self.recorder.template(request.method, url.path),
             str(url),
             status,
-            self.meta["attempt"],
-            "connect_tcp.started" not in marks if marks else None,
-            _span(marks, "connect_tcp.started", "connect_tcp.complete"),
-            _span(marks, "start_tls.started", "start_tls.complete"),
-            _span(marks, "send_request_headers.started", "send_request_body.complete"),
-            _span(marks, "send_request_body.complete", "receive_response_headers.complete"),
-            (end - headers_done) * 1000.0 if headers_done is not None else _NAN,
+            meta["attempt"],
+            reused,
+            connect,
+            tls,
+            send,
+            wait,
+            download,
             (end - self.probe.t0) * 1000.0,
             nbytes,
             request_id,
             error,
-            self.meta.get("run_id") or current_run.get(),
+            meta.get("run_id") or current_run.get(),
+            self.scheduled[1],
+            (end - self.scheduled[0]) * 1000.0,
         ]
-        self.meta["row"] = record = self.recorder.append(row)
+        meta["row"] = record = self.recorder.append(row)
         if self.recorder.on_exchange is not None:
             self.recorder.on_exchange(record, request, response)
 

@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 import dailypay_nb as dp
+from dailypay_nb._timings import TimingsDroppedWarning
 
 HEALTH = "/rest/health"
 DELAY_MS = 50.0
@@ -70,7 +71,7 @@ def test_wait_ms_is_the_injected_delay_and_nothing_else(sandbox: Any, connect_to
     # Phases are disjoint slices of the exchange and together cover nearly all of it:
     # fails if wait_ms overlapped send or download, or started at the transport call.
     phases = delayed[PHASES].fillna(0).sum(axis=1)
-    assert (phases <= delayed["total_ms"] + 1e-6).all()
+    assert (phases <= delayed["total_ms"] + 1e-3).all()  # float32: ~0.1 µs of rounding
     assert (delayed["total_ms"] - phases).median() < 0.5
     assert delayed["reused_connection"].all()
     assert delayed["connect_ms"].isna().all()
@@ -194,14 +195,26 @@ def test_async_session_is_recorded_like_the_sync_one(sandbox: Any) -> None:
     assert timings["seq"].tolist() == list(range(1, 8))
 
 
-def test_buffer_is_bounded(sandbox: Any, connect_to: Any) -> None:
+def test_buffer_is_bounded_and_says_what_it_dropped(sandbox: Any, connect_to: Any) -> None:
     session = connect_to(sandbox, timings_buffer=100)
-    for _ in range(150):
-        session.get(HEALTH)
+    with pytest.warns(TimingsDroppedWarning, match="buffer is full") as caught:
+        for _ in range(150):
+            session.get(HEALTH)
+    assert len(caught) == 1  # once per session, not once per dropped row
     timings = session.timings
     assert len(timings) == 100
     assert timings["seq"].tolist() == list(range(52, 152))  # 1 token + 150 calls; oldest dropped
     assert (timings["kind"] == "api").all()
+    assert timings.attrs["dropped_rows"] == 51
+    assert timings.attrs["timings_buffer"] == 100
+    session.clear_timings()
+    assert session.timings.attrs["dropped_rows"] == 0
+
+
+def test_the_default_buffer_holds_a_million_rows(sandbox: Any, connect_to: Any) -> None:
+    session = connect_to(sandbox)
+    assert session.settings.timings_buffer == 1_000_000
+    assert session._recorder.maxlen == 1_000_000
 
 
 # -- 6. no secret anywhere ----------------------------------------------------------------------------
