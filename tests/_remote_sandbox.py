@@ -64,7 +64,9 @@ class RemoteSandbox:
         self._admin.delete("/stats").raise_for_status()
 
     def set_latency(self, latency_ms: float, jitter_ms: float = 0.0) -> None:
-        self._admin.post("/latency", json={"latency_ms": latency_ms, "jitter_ms": jitter_ms}).raise_for_status()
+        self._admin.post(
+            "/latency", json={"latency_ms": latency_ms, "jitter_ms": jitter_ms}
+        ).raise_for_status()
 
     def stop(self) -> None:
         self._admin.close()
