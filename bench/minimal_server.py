@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 
 BODY = b'{"status":"ok","version":"3.0.0-beta.117"}'
@@ -68,10 +69,8 @@ async def serve(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(parser.parse_args().port))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -196,7 +196,7 @@ def _request_ids(rows: TimingSnapshot, n: int) -> Any:
     np.cumsum(size, out=offsets[1:])
     dtype = pd.StringDtype(na_value=np.nan)
     try:
-        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow as pa
     except ImportError:  # pragma: no cover - pyarrow is a dependency
         text = data.decode("utf-8", "replace") if data.isascii() else None
         values = [
