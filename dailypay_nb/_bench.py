@@ -92,6 +92,9 @@ POLITE_REQUESTS = 200
 LATE_MS = 5.0
 #: Share of the run the event loop's thread was on the CPU from which the client set the pace.
 CLIENT_BUSY = 0.85
+#: Runs shorter or smaller than this are not judged client-limited (too little to tell).
+MIN_JUDGED_S = 0.5
+MIN_JUDGED_REQUESTS = 50
 #: Without a count or a duration, a run sends this many requests.
 DEFAULT_N = 100
 #: How long an interrupted run waits for its in-flight requests to be cancelled.
@@ -592,10 +595,11 @@ def _result(
         quantiles = (statistics.median(ms), p99, ms[-1])
     busy = tally.cpu / tally.elapsed if tally.elapsed > 0 else 0.0
     notes: list[str] = []
-    limited = busy >= CLIENT_BUSY and engine != "thread"
+    judged = tally.elapsed >= MIN_JUDGED_S and tally.sent >= MIN_JUDGED_REQUESTS and engine != "thread"
+    limited = judged and busy >= CLIENT_BUSY
     if limited:
         notes.append(f"the event loop's thread was on the CPU for {busy:.0%} of the run")
-    if p.model == "open" and lateness and late > 0.01 * len(lateness) and busy >= 0.5:
+    if judged and p.model == "open" and late > 0.01 * len(lateness) and busy >= 0.5:
         limited = True
         notes.append(f"{late:,} requests started {LATE_MS:g} ms or more after their scheduled time")
     run = BenchRun(
@@ -623,10 +627,10 @@ def _result(
         warnings.warn(
             f"bench {run_id}: the client, not the server, limited this run ("
             + "; ".join(notes)
-            + "): its figures describe this machine. Try a lower rate or concurrency, or the "
-            "aiohttp engine (a path target)",
+            + "): its figures describe this machine. Try a lower rate or concurrency"
+            + ("" if engine == "aiohttp" else ", or a path target (the aiohttp engine)"),
             BenchClientLimitedWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return run
 

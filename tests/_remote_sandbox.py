@@ -68,6 +68,13 @@ class RemoteSandbox:
             "/latency", json={"latency_ms": latency_ms, "jitter_ms": jitter_ms}
         ).raise_for_status()
 
+    def inject(self, prefix: str, **fields: Any) -> None:
+        """A fault rule (`FaultSpec` fields), as `Sandbox.inject` takes them."""
+        self._admin.post("/faults", json={"prefix": prefix, **fields}).raise_for_status()
+
+    def clear_faults(self) -> None:
+        self._admin.delete("/faults").raise_for_status()
+
     def stop(self) -> None:
         self._admin.close()
         if self.proc.poll() is None:
