@@ -554,21 +554,25 @@ class _Explorer(Generic[FrameT, DoneT]):
 
 
 def operations_table() -> pd.DataFrame:
-    """Every operation as a row: helper, method, path, token types, scopes, filters, include."""
+    """Every operation as a row: helper, method, path, token types, scopes, filters, include.
+
+    An empty string means "none" (no helper, no scope of that token type, no filter): these are
+    facts about the operation, not missing data, so no cell shows NaN.
+    """
     import pandas as pd
 
     helper_of = {operation_id: name for name, operation_id in HELPERS.items()}
     rows = [
         {
-            "helper": helper_of.get(op.operation_id),
+            "helper": helper_of.get(op.operation_id, ""),
             "operation_id": op.operation_id,
             "method": op.method,
             "path": op.path,
-            "client_scopes": " ".join(op.client_scopes) or None,
-            "user_scopes": " ".join(op.user_scopes) or None,
+            "client_scopes": " ".join(op.client_scopes),
+            "user_scopes": " ".join(op.user_scopes),
             "write": op.write,
-            "filters": ", ".join(f"{f.kwarg}={f.wire}" for f in op.filters) or None,
-            "include": ", ".join(op.includes) or None,
+            "filters": ", ".join(f"{f.kwarg}={f.wire}" for f in op.filters),
+            "include": ", ".join(op.includes),
         }
         for op in OPERATIONS.values()
     ]

@@ -91,7 +91,9 @@ def test_an_injected_delay_lands_in_wait_ms_in_both_engines(remote: RemoteSandbo
     ("fault", "name"),
     [({"drop": True}, "RemoteProtocolError"), ({"status": 503}, "HTTP 503")],
 )
-def test_a_failure_is_named_alike_by_both_engines(remote: RemoteSandbox, fault: dict[str, Any], name: str) -> None:
+def test_a_failure_is_named_alike_by_both_engines(
+    remote: RemoteSandbox, fault: dict[str, Any], name: str
+) -> None:
     with dp.connect(**remote.settings()) as session:
         session.token()
         remote.clear_faults()
@@ -118,7 +120,10 @@ def test_a_refused_connection_is_named_alike_by_both_engines(remote: RemoteSandb
         session.token()
         rows = _both(session, 2)
     for engine, frame in rows.items():
-        assert frame["error"].astype(str).str.startswith("ConnectError").all(), (engine, frame["error"].tolist())
+        assert frame["error"].astype(str).str.startswith("ConnectError").all(), (
+            engine,
+            frame["error"].tolist(),
+        )
         assert frame["status"].isna().all()
         assert (~frame["reused_connection"].astype(bool)).all(), engine
 
