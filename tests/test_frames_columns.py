@@ -88,11 +88,13 @@ def test_one_missing_value_convention_per_dtype(sandbox: Any, connect_to: Any) -
     assert math.isnan(bad["wait_ms"])  # float: NaN
     good = session.timings.query("kind == 'api'").iloc[0]
     for name in ("error", "run_id"):  # category: NaN
-        assert isinstance(good[name], float) and math.isnan(good[name])
+        assert isinstance(good[name], float)
+        assert math.isnan(good[name])
     both = pd.concat([session.timings, dead.timings], ignore_index=True)
     text = RoundedFrame(both).to_string()
     assert "None" not in text
-    assert "<NA>" in text and "NaN" in text
+    assert "<NA>" in text
+    assert "NaN" in text
 
 
 def test_floats_are_displayed_to_three_decimals_and_kept_whole(sandbox: Any, connect_to: Any) -> None:
