@@ -210,9 +210,9 @@ class BenchRun:
         return lines + list(self.notes)
 
     def __repr__(self) -> str:
-        from ._frames import RoundedFrame
+        from ._frames import text_cells
 
-        table = RoundedFrame(self.summary).T.__repr__() if not self.summary.empty else "(no rows)"
+        table = text_cells(self.summary).T.to_string() if not self.summary.empty else "(no rows)"
         return f"BenchRun({self.run_id})\n" + "\n".join(self.describe()) + "\n" + table
 
     def _repr_html_(self) -> str:

@@ -56,6 +56,7 @@ __all__ = [
     "TIMING_COLUMNS",
     "TOKEN_COLUMNS",
     "RoundedFrame",
+    "text_cells",
     "timing_summary",
     "timings_frame",
     "tokens_frame",
@@ -116,14 +117,33 @@ class RoundedFrame(pd.DataFrame):
     def _constructor(self) -> type[RoundedFrame]:
         return RoundedFrame
 
+    def _options(self) -> list[Any]:
+        options: list[Any] = ["display.float_format", _three_decimals]
+        shown = pd.get_option("display.max_columns")
+        if shown and shown < len(self.columns) <= 30:  # a timings frame: every column, no "…"
+            options += ["display.max_columns", len(self.columns)]
+        return options
+
     def __repr__(self) -> str:
-        with pd.option_context("display.float_format", _three_decimals):
+        with pd.option_context(*self._options()):
             return super().__repr__()
 
     def _repr_html_(self) -> str | None:
-        with pd.option_context("display.float_format", _three_decimals):
+        with pd.option_context(*self._options()):
             html: str | None = super()._repr_html_()  # type: ignore[misc]
             return html
+
+
+def text_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` as text: integers as they are, floats to 3 decimals (for transposed or mixed views,
+    where pandas would print every number as a float)."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return "NaN" if value != value else f"{value:.3f}"
+        return str(value)
+
+    return frame.astype(object).map(cell)
 
 
 def timings_frame(rows: TimingSnapshot | Iterable[Sequence[Any]]) -> RoundedFrame:

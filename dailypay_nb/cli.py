@@ -3,7 +3,8 @@
 dailypay-nb quickstart            token + a few calls + the token and timings frames
 dailypay-nb token                 the token frame
 dailypay-nb get /rest/jobs --filter person.id=…   a JSON:API list as a table (--json: raw)
-dailypay-nb bench /rest/health -n 200 -c 8        a benchmark summary
+dailypay-nb bench /rest/health -n 200 -c 8        a benchmark summary (closed model)
+dailypay-nb bench /rest/health --rate 50 --duration 10   open model: a fixed schedule
 dailypay-nb sandbox --port 8765   a local DailyPay in the foreground
 """
 
@@ -29,7 +30,7 @@ def _show(frame: Any) -> None:
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 60):
-        print(frame.to_string())
+        print(frame.to_string(float_format=lambda v: f"{v:.3f}"))
 
 
 def _timing_view(frame: Any) -> Any:
@@ -38,15 +39,15 @@ def _timing_view(frame: Any) -> Any:
         "method",
         "endpoint",
         "status",
-        "attempt",
-        "reused_connection",
+        "total_ms",
+        "wait_ms",
         "connect_ms",
         "send_ms",
-        "wait_ms",
         "download_ms",
-        "total_ms",
+        "attempt",
+        "reused_connection",
     ]
-    return frame[cols].round(2)
+    return frame[cols]
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
@@ -97,15 +98,26 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from ._frames import text_cells
+
+    concurrency = args.c if args.c is not None or args.rate is not None else 8
+    n = args.n if args.n is not None or args.duration is not None else 200
     with _session(args) as session:
         run = session.bench(
-            args.path, n=args.n, concurrency=args.c, warmup=args.warmup, progress=not args.quiet
+            args.path,
+            n=n,
+            concurrency=concurrency,
+            warmup=args.warmup,
+            progress=not args.quiet,
+            rate=args.rate,
+            duration=args.duration,
+            max_in_flight=args.max_in_flight,
+            allow_load=args.allow_load,
         )
-        print(
-            f"{run.run_id}: {run.n} requests, concurrency {run.concurrency}, "
-            f"{run.requests_per_second:.0f} req/s"
-        )
-        _show(run.summary.round(2).T)
+        print(f"{run.run_id}:")
+        for line in run.describe():
+            print(f"  {line}")
+        _show(text_cells(run.summary).T)
     return 0
 
 
@@ -130,8 +142,12 @@ def _parser() -> argparse.ArgumentParser:
     get.add_argument("--json", action="store_true", help="print the raw JSON body")
     bench = sub.add_parser("bench", parents=[common], help="benchmark a path")
     bench.add_argument("path", nargs="?", default="/rest/health")
-    bench.add_argument("-n", type=int, default=200)
-    bench.add_argument("-c", type=int, default=8, help="concurrency")
+    bench.add_argument("-n", type=int, default=None, help="requests (default 200)")
+    bench.add_argument("-c", type=int, default=None, help="closed model: concurrency (default 8)")
+    bench.add_argument("--rate", type=float, help="open model: requests a second, on a fixed schedule")
+    bench.add_argument("--duration", type=float, help="seconds to run (instead of -n)")
+    bench.add_argument("--max-in-flight", type=int, help="open model: cap on requests in flight (256)")
+    bench.add_argument("--allow-load", action="store_true", help="lift the polite limits of uat/production")
     bench.add_argument("--warmup", type=int, default=5)
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("sandbox", help="run a local DailyPay (see `dailypay-nb sandbox --help`)", add_help=False)
