@@ -107,6 +107,10 @@ def _three_decimals(value: float) -> str:
     return f"{value:.3f}"
 
 
+_TABLE = '<table border="1" class="dataframe">'
+_NOWRAP = "<style>.dpnb-frame td, .dpnb-frame th { white-space: nowrap; }</style>"
+
+
 class RoundedFrame(pd.DataFrame):
     """A DataFrame that displays its floats to 3 decimals; computing uses the full values.
 
@@ -131,7 +135,11 @@ class RoundedFrame(pd.DataFrame):
     def _repr_html_(self) -> str | None:
         with pd.option_context(*self._options()):
             html: str | None = super()._repr_html_()  # type: ignore[misc]
+        if html is None or _TABLE not in html:
             return html
+        # one line per row: times ("… 05:52:01.123+00:00") and request ids would wrap at their
+        # spaces and hyphens and double every row's height
+        return _NOWRAP + html.replace(_TABLE, '<table border="1" class="dataframe dpnb-frame">', 1)
 
 
 def text_cells(frame: pd.DataFrame) -> pd.DataFrame:
