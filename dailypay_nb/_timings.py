@@ -383,41 +383,56 @@ def _no_template(method: str, path: str) -> str | None:
     return None
 
 
-class _Probe:
-    """Collects the perf_counter stamp of every trace event of one exchange (full event names)."""
+#: The httpcore trace events the phases need, each to its slot in `_Probe.stamps`.
+_SLOTS: dict[str, int] = {}
+for _slot, _event in enumerate(
+    (
+        "connect_tcp.started",
+        "connect_tcp.complete",
+        "start_tls.started",
+        "start_tls.complete",
+        "send_request_headers.started",
+        "send_request_body.complete",
+        "receive_response_headers.complete",
+    )
+):
+    _SLOTS["connection." + _event] = _SLOTS["http11." + _event] = _SLOTS["http2." + _event] = _slot
 
-    __slots__ = ("marks", "t0")
+
+class _Probe:
+    """The perf_counter stamp of each trace event the phases need (0.0: not seen)."""
+
+    __slots__ = ("seen", "stamps", "t0")
 
     def __init__(self) -> None:
-        self.marks: dict[str, float] = {}
+        self.stamps = [0.0] * 7
+        self.seen = False
         self.t0 = time.perf_counter()
 
     def trace(self, name: str, info: dict[str, Any]) -> None:
-        self.marks[name] = time.perf_counter()
+        self.seen = True
+        slot = _SLOTS.get(name)
+        if slot is not None:
+            self.stamps[slot] = time.perf_counter()
 
     async def atrace(self, name: str, info: dict[str, Any]) -> None:
-        self.marks[name] = time.perf_counter()
+        self.trace(name, info)
 
 
-def _phases(marks: dict[str, float], end: float) -> tuple[float, float, float, float, float, bool | None]:
+def _span(a: float, b: float) -> float:
+    return (b - a) * 1000.0 if a and b else _NAN
+
+
+def _phases(probe: _Probe, end: float) -> tuple[float, float, float, float, float, bool | None]:
     """connect, tls, send, wait, download (ms; NaN when absent) and whether the connection was reused."""
-    found: dict[str, float] = {}
-    for name, stamp in marks.items():
-        found[name[name.index(".") + 1 :]] = stamp
-
-    def span(start: str, stop: str) -> float:
-        a = found.get(start)
-        b = found.get(stop)
-        return (b - a) * 1000.0 if a is not None and b is not None else _NAN
-
-    headers = found.get("receive_response_headers.complete")
+    connect, connected, tls, tls_done, send, sent, headers = probe.stamps
     return (
-        span("connect_tcp.started", "connect_tcp.complete"),
-        span("start_tls.started", "start_tls.complete"),
-        span("send_request_headers.started", "send_request_body.complete"),
-        span("send_request_body.complete", "receive_response_headers.complete"),
-        (end - headers) * 1000.0 if headers is not None else _NAN,
-        ("connect_tcp.started" not in found) if found else None,
+        _span(connect, connected),
+        _span(tls, tls_done),
+        _span(send, sent),
+        _span(sent, headers),
+        (end - headers) * 1000.0 if headers else _NAN,
+        (not connect) if probe.seen else None,
     )
 
 
@@ -454,7 +469,7 @@ class _Exchange:
         request = self.request
         url = request.url
         meta = self.meta
-        connect, tls, send, wait, download, reused = _phases(self.probe.marks, end)
+        connect, tls, send, wait, download, reused = _phases(self.probe, end)
         row = [
             0,
             self.wall,

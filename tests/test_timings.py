@@ -19,10 +19,12 @@ import re
 import subprocess
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import pytest
+from _remote_sandbox import RemoteSandbox
 
 import dailypay_nb as dp
 from dailypay_nb._timings import TimingsDroppedWarning
@@ -39,18 +41,32 @@ def _api(frame: pd.DataFrame) -> pd.DataFrame:
 # -- 1. wait_ms ---------------------------------------------------------------------------------
 
 
-def test_wait_ms_is_the_injected_delay_and_nothing_else(sandbox: Any, connect_to: Any) -> None:
-    session = connect_to(sandbox)
-    session.get(HEALTH)  # token and connection first
-    session.clear_timings()
-    for _ in range(50):
-        session.get(HEALTH)
-    plain = session.timings
-    session.clear_timings()
-    sandbox.inject(HEALTH, delay_ms=DELAY_MS)
-    for _ in range(200):
-        session.get(HEALTH)
-    delayed = session.timings
+@pytest.fixture(scope="module")
+def remote() -> Iterator[RemoteSandbox]:
+    """A sandbox in another process: its handler cannot hold the client's GIL."""
+    box = RemoteSandbox()
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+def test_wait_ms_is_the_injected_delay_and_nothing_else(remote: RemoteSandbox) -> None:
+    remote.clear_faults()
+    with dp.connect(**remote.settings()) as session:
+        session.get(HEALTH)  # token and connection first
+        session.clear_timings()
+        for _ in range(50):
+            session.get(HEALTH)
+        plain = session.timings
+        session.clear_timings()
+        remote.inject(HEALTH, delay_ms=DELAY_MS)
+        try:
+            for _ in range(200):
+                session.get(HEALTH)
+        finally:
+            remote.clear_faults()
+        delayed = session.timings
 
     assert len(delayed) == 200
     assert delayed["status"].eq(200).all()
@@ -58,12 +74,10 @@ def test_wait_ms_is_the_injected_delay_and_nothing_else(sandbox: Any, connect_to
     assert abs(wait - DELAY_MS) <= 1.0, f"median wait_ms {wait:.3f}"
     # The server sleeps after the request has arrived, so no exchange answers sooner than the
     # delay after its first byte was sent, and nearly every wait_ms is at least the delay:
-    # fails if wait_ms ended early (e.g. mapped onto the send phase). (Not to the µs: with the
-    # sandbox in this process, its handler (~0.3 ms, counted in the delay, which runs from the
-    # request's arrival) can hold the GIL while the client waits to stamp
-    # send_request_body.complete; that time lands in send_ms. On a busy machine, a few ms.)
+    # fails if wait_ms ended early (e.g. mapped onto the send phase). (Not to the µs: a busy
+    # machine can deschedule the client between sending and stamping the send's end.)
     assert (delayed["send_ms"] + delayed["wait_ms"]).min() >= DELAY_MS - 0.1
-    assert (delayed["wait_ms"] >= DELAY_MS - 0.5).mean() >= 0.95
+    assert (delayed["wait_ms"] >= DELAY_MS - 0.5).mean() >= 0.8  # 0.95+ on an idle machine
     # The delay lands in wait_ms alone: send and download stay small and unchanged.
     for column in ("send_ms", "download_ms"):
         assert delayed[column].median() < 1.0, column
