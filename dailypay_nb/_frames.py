@@ -164,27 +164,32 @@ def timings_frame(rows: TimingSnapshot | Iterable[Sequence[Any]]) -> RoundedFram
     if not isinstance(rows, TimingSnapshot):
         rows = snapshot_of(rows)
     tail = np.array(rows.pending, dtype=store_dtype()) if rows.pending else None
-    parts = [chunk.records[start:] for chunk, start in rows.chunks]
-    if tail is not None:
-        parts.append(tail)
-    records = np.concatenate(parts) if parts else np.empty(0, dtype=store_dtype())
+
+    def field(name: str) -> np.ndarray[Any, Any]:
+        parts = [chunk.columns[name][start:] for chunk, start in rows.chunks]
+        if tail is not None:
+            parts.append(tail[name])
+        return np.concatenate(parts) if parts else np.empty(0, dtype=store_dtype()[name])
+
+    records = {name: field(name) for name in store_dtype().names or ()}
+    n = len(records["seq"])
     data: dict[str, Any] = {
-        "seq": records["seq"].astype(np.int64),
+        "seq": records["seq"].astype(np.int64, copy=False),
         "status": pd.arrays.IntegerArray(records["status"].astype(np.int16), records["status"] == 0),
-        "attempt": records["attempt"].astype(np.int16),
+        "attempt": records["attempt"].astype(np.int16, copy=False),
         "reused_connection": pd.arrays.BooleanArray(
             records["reused_connection"] == 1, records["reused_connection"] < 0
         ),
-        "bytes_received": records["bytes_received"].astype(np.int64),
-        "server_request_id": _request_ids(rows, len(records)),
+        "bytes_received": records["bytes_received"].astype(np.int64, copy=False),
+        "server_request_id": _request_ids(rows, n),
     }
     for name in _FLOATS:
-        data[name] = records[name].astype(np.float32)
+        data[name] = records[name].astype(np.float32, copy=False)
     for name in ("started_at", "scheduled_at"):
         data[name] = pd.DatetimeIndex(records[name].astype("datetime64[ms]")).tz_localize("UTC")
     for name in CODED:
-        data[name] = _categorical(records[name].astype(np.int32), rows.tables[name])
-    frame = RoundedFrame({name: data[name] for name in TIMING_COLUMNS})
+        data[name] = _categorical(records[name].astype(np.int32, copy=False), rows.tables[name])
+    frame = RoundedFrame({name: data[name] for name in TIMING_COLUMNS}, copy=False)
     frame.attrs["dropped_rows"] = rows.dropped
     frame.attrs["timings_buffer"] = rows.maxlen
     return frame

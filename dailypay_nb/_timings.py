@@ -177,7 +177,8 @@ class _Table:
 
 @dataclass(frozen=True, slots=True)
 class _Chunk:
-    records: np.ndarray[Any, np.dtype[np.void]]
+    columns: dict[str, np.ndarray[Any, Any]]  # one contiguous array per `store_dtype()` field
+    size: int
     ids: bytes  # request ids, UTF-8, back to back
     id_ends: np.ndarray[Any, np.dtype[np.int32]]  # end offset of each row's id in `ids`
 
@@ -194,7 +195,7 @@ class TimingSnapshot:
     maxlen: int
 
     def __len__(self) -> int:
-        return sum(len(c.records) - start for c, start in self.chunks) + len(self.pending)
+        return sum(c.size - start for c, start in self.chunks) + len(self.pending)
 
 
 def _ms(seconds: float) -> int:
@@ -321,7 +322,9 @@ class TimingRecorder:
 
         ids = [text.encode("utf-8", "replace") for text in self._pending_ids]
         ends = np.cumsum(np.fromiter((len(b) for b in ids), dtype=np.int32, count=len(ids)), dtype=np.int32)
-        self._chunks.append(_Chunk(np.array(self._pending, dtype=store_dtype()), b"".join(ids), ends))
+        records = np.array(self._pending, dtype=store_dtype())
+        columns = {name: np.ascontiguousarray(records[name]) for name in records.dtype.names or ()}
+        self._chunks.append(_Chunk(columns, len(records), b"".join(ids), ends))
         self._stored += len(self._pending)
         self._pending = []
         self._pending_ids = []
@@ -330,7 +333,7 @@ class TimingRecorder:
         excess = self._stored + len(self._pending) - self._maxlen
         self._dropped += excess
         while excess > 0 and self._chunks:
-            left = len(self._chunks[0].records) - self._head
+            left = self._chunks[0].size - self._head
             if excess >= left:
                 self._chunks.popleft()
                 self._head = 0
@@ -367,7 +370,10 @@ class TimingRecorder:
         import sys
 
         with self._lock:
-            total = sum(c.records.nbytes + len(c.ids) + c.id_ends.nbytes for c in self._chunks)
+            total = sum(
+                sum(a.nbytes for a in c.columns.values()) + len(c.ids) + c.id_ends.nbytes
+                for c in self._chunks
+            )
             total += sum(sys.getsizeof(row) + 10 * 24 for row in self._pending)
             total += sum(sys.getsizeof(text) for text in self._pending_ids)
             for table in self._tables.values():
