@@ -172,7 +172,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     r = run(quick=parser.parse_args().quick)
     print(
-        f"session.bench {r['value']:.0f} req/s, raw aiohttp {r['baseline']:.0f} req/s: ratio {r['ratio']:.3f} "
+        f"session.bench {r['value']:.0f} req/s, raw aiohttp {r['baseline']:.0f} req/s: "
+        f"ratio {r['ratio']:.3f} "
         f"(IQR {r['ratio_q1']:.3f}-{r['ratio_q3']:.3f}); bench CPU {r['cpu_us']:.1f} µs/request; goal >= 0.5"
     )
     for name, value in r["others"].items():
@@ -180,7 +181,8 @@ def main() -> None:
     o = r["open"]
     print(
         f"  open model at {o['target']:.0f} req/s: achieved {o['achieved']:.1f}, lateness p99 "
-        f"{o['lateness_p99_ms']:.2f} ms, {o['late']} late, {o['dropped']} dropped, {o['cpu_us']:.1f} µs/request"
+        f"{o['lateness_p99_ms']:.2f} ms, {o['late']} late, {o['dropped']} dropped, "
+        f"{o['cpu_us']:.1f} µs/request"
     )
 
 
