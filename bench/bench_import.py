@@ -1,4 +1,6 @@
-"""P6: `python -c "import dailypay_nb"` cold start against `python -c "import pandas, httpx"`.
+"""P6: `python -c "import dailypay_nb"` cold start against `python -c "import pandas, httpx"`
+(and, P6b, against `python -c "import httpx"` alone: dailypay_nb needs httpx at import, pandas
+only when a frame is built).
 
 Each side is a fresh interpreter (`-c`, no site tweaks), run alternately many times after a
 warm-up of each (so both read their files from the page cache, like any second run); the
@@ -22,8 +24,12 @@ from typing import Any
 
 OURS = "import dailypay_nb"
 BASELINE = "import pandas, httpx"
-LAZY = ("ipywidgets", "matplotlib", "starlette", "uvicorn", "tqdm", "stamina")
-MUST_BE_LAZY = ("ipywidgets", "matplotlib", "starlette", "uvicorn")
+HTTPX = "import httpx"
+LAZY = (
+    "ipywidgets", "matplotlib", "starlette", "uvicorn", "tqdm",
+    "aiohttp", "pyarrow", "pandas", "numpy", "stamina",
+)  # fmt: skip
+MUST_BE_LAZY = ("ipywidgets", "matplotlib", "starlette", "uvicorn", "aiohttp", "pyarrow", "pandas", "numpy")
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -72,17 +78,22 @@ def run(quick: bool = False) -> dict[str, Any]:
     rounds = 7 if quick else 21
     _once(OURS)
     _once(BASELINE)
+    _once(HTTPX)
     ours: list[float] = []
     base: list[float] = []
+    alone: list[float] = []
     ratios: list[float] = []
+    httpx_ratios: list[float] = []
     for index in range(rounds):
         if index % 2 == 0:
-            a, b = _once(OURS), _once(BASELINE)
+            a, b, c = _once(OURS), _once(BASELINE), _once(HTTPX)
         else:
-            b, a = _once(BASELINE), _once(OURS)
+            c, b, a = _once(HTTPX), _once(BASELINE), _once(OURS)
         ours.append(a)
         base.append(b)
+        alone.append(c)
         ratios.append(a / b)
+        httpx_ratios.append(a / c)
     modules = loaded()
     q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
     return {
@@ -91,6 +102,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         "ratio": statistics.median(ours) / statistics.median(base),
         "ratio_q1": q1,
         "ratio_q3": q3,
+        "httpx_ms": statistics.median(alone),
+        "httpx_ratio": statistics.median(httpx_ratios),
+        "httpx_ratio_iqr": statistics.quantiles(httpx_ratios, n=4, method="inclusive")[::2],
         "rounds": rounds,
         "loaded": modules,
         "lazy_ok": not any(modules[name] for name in MUST_BE_LAZY),
@@ -106,6 +120,7 @@ def main() -> None:
         f"{OURS!r}: {result['value']:.0f} ms   {BASELINE!r}: {result['baseline']:.0f} ms   "
         f"ratio {result['ratio']:.3f} (per-pair IQR {result['ratio_q1']:.3f}-{result['ratio_q3']:.3f})"
     )
+    print(f"{HTTPX!r}: {result['httpx_ms']:.0f} ms   ratio {result['httpx_ratio']:.3f}")
     print("imported by `import dailypay_nb`:", result["loaded"])
     print("largest imports beyond pandas + httpx (cumulative ms):")
     for ms, name in result["importtime"]:
