@@ -89,7 +89,7 @@ async def raw_httpx(url: str, headers: dict[str, str], n: int, transport: Any = 
 
 def _httpx_aiohttp() -> Any:
     try:
-        from httpx_aiohttp import AiohttpTransport  # type: ignore[import-not-found]
+        from httpx_aiohttp import AiohttpTransport  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
     return AiohttpTransport
@@ -107,7 +107,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     if transport is not None:
         others["httpx + aiohttp transport"] = []
     with MinimalServer() as server:
-        settings = {
+        settings: dict[str, Any] = {
             "environment": "sandbox",
             "api_url": server.url,
             "token_url": server.url + "/oauth2/token",
