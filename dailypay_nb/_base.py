@@ -99,7 +99,7 @@ class ApiCall(Call[ApiResponse]):
             timing=timing,
         )
         if refused := self.refused_retry():
-            raise result.error(note=refused)
+            raise result.to_error(note=refused)
         if self.raise_for_status:
             result.raise_for_status()
         return result
