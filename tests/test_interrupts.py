@@ -11,6 +11,8 @@ from _kernel import Kernel, SandboxProcess, kernel, sandbox_process
 
 from dailypay_nb.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
+pytestmark = pytest.mark.kernel
+
 
 @pytest.fixture(scope="module")
 def box() -> Iterator[SandboxProcess]:
