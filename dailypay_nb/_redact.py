@@ -68,7 +68,8 @@ def _b64(text: str) -> tuple[str, ...]:
 
 
 #: A wire form and where the secret's own characters start in it: fragments wholly before that
-#: point encode only the client id of a Basic pair, which is not secret and must stay readable.
+#: point are the client id of a plain `id:secret` pair, which is not secret and stays readable
+#: (its base64 form is masked whole: no one reads a client id out of base64).
 Form = tuple[str, int]
 
 
@@ -84,8 +85,7 @@ def wire_forms(value: str, client_id: str = "") -> frozenset[Form]:
     if client_id:
         for prefix, secret in ((f"{quote_plus(client_id)}:", quote_plus(value)), (f"{client_id}:", value)):
             forms.add((prefix + secret, len(prefix)))
-            start = 4 * (len(prefix.encode("utf-8", "surrogatepass")) // 3)  # base64: 3 bytes -> 4 chars
-            forms.update((encoded, start) for encoded in _b64(prefix + secret))
+            forms.update((encoded, 0) for encoded in _b64(prefix + secret))  # opaque: masked whole
     return frozenset(forms)
 
 
