@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import contract
 from ._async_session import AsyncSession, connect_async
 from ._auth import ClientCredentialsAuth
 from ._bench import BenchRun
@@ -22,6 +23,7 @@ from ._exceptions import (
     ApiTransportError,
     ArgumentError,
     BenchRefusedError,
+    ContractError,
     DailyPayError,
     DocumentError,
     FilterError,
@@ -37,6 +39,7 @@ from ._secret import Secret
 from ._session import Session, connect
 from ._token import Token
 from ._version import __version__
+from .contract import ContractWarning
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,6 +56,8 @@ __all__ = [
     "BenchRefusedError",
     "BenchRun",
     "ClientCredentialsAuth",
+    "ContractError",
+    "ContractWarning",
     "DailyPayError",
     "DocumentError",
     "FilterError",
@@ -69,6 +74,7 @@ __all__ = [
     "__version__",
     "connect",
     "connect_async",
+    "contract",
     "form",
     "load_settings",
     "operations",
