@@ -107,7 +107,7 @@ class _Document:
                 if method == "parameters" or not isinstance(op, dict) or "operationId" not in op:
                     continue
                 self.specs[op["operationId"]] = self._spec(method.upper(), path, op, shared)
-        self._validators: dict[tuple[str, str], Any] = {}
+        self._validators: dict[tuple[bool, int], Any] = {}
         self._lock = threading.Lock()
 
     def _resolve(self, node: Any) -> Any:
@@ -149,8 +149,12 @@ class _Document:
         )
 
     def validator(self, schema: Mapping[str, Any], request: bool) -> Any:
-        """The compiled validator of `schema` (one per distinct schema and direction)."""
-        key = ("request" if request else "response", json.dumps(schema, sort_keys=True))
+        """The compiled validator of `schema`, a part of this document (one per part and direction).
+
+        Keyed by identity: the document lives as long as the process, so its parts do too, and
+        many operations share one (the error responses).
+        """
+        key = (request, id(schema))
         found = self._validators.get(key)
         if found is not None:
             return found
