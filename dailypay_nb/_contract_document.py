@@ -14,7 +14,6 @@ every finding is a `Violation`.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import threading
@@ -42,6 +41,8 @@ _SCHEMA_REF = "#/components/schemas/"
 #: Violations translated from one schema check at most (a list of 10 000 broken records would
 #: otherwise yield 10 000 rows); the rest are counted in one row of rule `more`.
 MAX_PER_CHECK = 50
+#: Beyond the listed ones, violations are counted up to this many (then "at least").
+_COUNT_AT_MOST = 10_000
 _EXCERPT = 80
 
 
@@ -193,10 +194,21 @@ def _request_view(schemas: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-@functools.cache
+_DOCUMENT: list[_Document] = []
+_DOCUMENT_LOCK = threading.Lock()
+
+
 def document() -> _Document:
-    """The document of this process, parsed once (needs the `contract` extra)."""
-    return _Document()
+    """The document of this process, parsed once (needs the `contract` extra).
+
+    Locked: validators are keyed by the identity of the document's parts, so there must never
+    be two documents.
+    """
+    if not _DOCUMENT:
+        with _DOCUMENT_LOCK:
+            if not _DOCUMENT:
+                _DOCUMENT.append(_Document())
+    return _DOCUMENT[0]
 
 
 def spec_of(operation_id: str) -> Spec:
@@ -342,6 +354,8 @@ def schema_violations(
     for error, via in _flatten(validator.iter_errors(value)):
         if len(found) >= MAX_PER_CHECK:
             extra += 1
+            if extra >= _COUNT_AT_MOST:
+                break
             continue
         rule = error.kind.name
         detail = error.kind.as_dict() if rule not in ("oneOf", "anyOf") else {}
@@ -361,6 +375,7 @@ def schema_violations(
             )
         )
     if extra:
+        counted = f"{extra}" if extra < _COUNT_AT_MOST else f"at least {extra}"
         found.append(
             Violation(
                 operation_id,
@@ -369,7 +384,7 @@ def schema_violations(
                 location,
                 root,
                 "more",
-                f"{extra} more violations not listed",
+                f"{counted} more violations not listed",
                 "",
             )
         )
