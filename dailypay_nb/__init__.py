@@ -9,9 +9,7 @@ session.timings                 # every request's phases as a DataFrame
 ```
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from . import contract
 from ._async_session import AsyncSession, connect_async
@@ -41,7 +39,7 @@ from ._token import Token
 from ._version import __version__
 from .contract import ContractWarning
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     import pandas as pd
 
     from . import sandbox
@@ -82,21 +80,21 @@ __all__ = [
 ]
 
 
-def form(settings: Settings | None = None, **kw: Any) -> TokenForm:
+def form(settings: "Settings | None" = None, **kw: _typing.Any) -> "TokenForm":
     """An ipywidgets form for the client-credentials flow (imports ipywidgets on first use)."""
     from .widgets import TokenForm
 
     return TokenForm(settings, **kw)
 
 
-def operations() -> pd.DataFrame:
+def operations() -> "pd.DataFrame":
     """Every DailyPay operation this toolkit knows: helper, method, path, scopes, filters (a DataFrame)."""
     from ._explorer import operations_table
 
     return operations_table()
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     # The sandbox's server stack is imported only when it is first used.
     if name == "sandbox":
         import importlib

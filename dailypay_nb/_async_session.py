@@ -13,7 +13,7 @@ from ._config import Settings
 from ._deadline import Deadline, running
 from ._embedded import prepare
 from ._explorer import AsyncExplorer
-from ._flow import Call, Outcome, aexchange, arun
+from ._flow import Call, Outcome, aexchange, arun, awake
 from ._response import ApiResponse
 from ._token import Token
 
@@ -68,7 +68,7 @@ class AsyncSession(AsyncExplorer, SessionBase):
 
     async def atoken(self, force: bool = False, *, deadline: float | None = None) -> Token:
         """`token()` without blocking the event loop."""
-        with running(Deadline(self.settings.deadline if deadline is None else deadline)):
+        with running(Deadline(self.settings.deadline if deadline is None else deadline)), awake():
             return await self._provider.aget(force=force)
 
     async def aclose(self) -> None:

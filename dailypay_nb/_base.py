@@ -121,7 +121,7 @@ class ApiCall(Call[ApiResponse]):
         if self.contract is not None:
             self.contract.finish(result)
         if refused := self.refused_retry():
-            raise result.error(note=refused)
+            raise result.to_error(note=refused)
         if self.raise_for_status:
             result.raise_for_status()
         if self.contract is not None:
