@@ -5,7 +5,7 @@ process (`dailypay_nb.openapi.load()`, which repairs its one known defect) and e
 compiled on first use, once, by `jsonschema_rs` (JSON Schema 2020-12, the dialect of OpenAPI
 3.1, formats asserted). It was chosen on measurement: a 100-record `listJobs` page validates in
 about 0.1 ms with it, 1 ms with `fastjsonschema` (draft 7 only, which ignores keywords beside a
-`$ref`) and 40 ms with `jsonschema` (see `bench/bench_contract.py`).
+`$ref`) and 30 ms with `jsonschema` (see `bench/bench_contract.py`).
 
 Request bodies are checked against a view of the schemas in which `readOnly` members are not
 required (OpenAPI: they are sent by the server only). Nothing here raises for a bad message:
