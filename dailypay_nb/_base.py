@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json as _json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
@@ -39,8 +39,9 @@ JSONAPI = "application/vnd.api+json"
 #: answer was lost would be re-sent and end in a 404 for an account that was in fact deleted.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 _URL_CACHE_SIZE = 1024
-S = TypeVar("S", bound="SessionBase")
+S = TypeVar("S", bound="SessionBase[Any]")
 C = TypeVar("C", httpx.Client, httpx.AsyncClient)
+R = TypeVar("R")  # what a request returns: an ApiResponse (sync) or an awaitable of one (async)
 
 
 class ApiCall(Call[ApiResponse]):
@@ -48,7 +49,7 @@ class ApiCall(Call[ApiResponse]):
 
     def __init__(
         self,
-        session: SessionBase,
+        session: SessionBase[Any],
         request: httpx.Request,
         *,
         retry: bool | None,
@@ -141,8 +142,8 @@ def _transport_hint(environment: str, failure: Failure) -> str:
     return "check DAILYPAY_API_URL, your network and proxy settings"
 
 
-class SessionBase:
-    """What sync and async sessions share: everything but sending."""
+class SessionBase(Generic[R]):
+    """What sync and async sessions share: everything but sending (`_drive`)."""
 
     _client: httpx.Client | httpx.AsyncClient
     _owns_client: bool
@@ -284,7 +285,11 @@ class SessionBase:
 
     # -- building requests -------------------------------------------------------------------
 
-    def _call(
+    def _drive(self, call: ApiCall) -> R:
+        """Run `call` through the shared flow: `run` (sync) or a coroutine of `arun` (async)."""
+        raise NotImplementedError
+
+    def request(
         self,
         method: str,
         path: str,
@@ -296,9 +301,22 @@ class SessionBase:
         retry: bool | None = None,
         raise_for_status: bool = True,
         deadline: float | None = None,
-    ) -> ApiCall:
+    ) -> R:
+        """Send one API request and return its `ApiResponse` (awaitable on an `AsyncSession`).
+
+        Retries 429/5xx answers and connection failures for GETs and for writes with an
+        `Idempotency-Key` (`retry=True` allows them for any request, `retry=False` for none),
+        all within `deadline` seconds (default `settings.deadline`). Raises `ApiError` for a
+        non-2xx answer unless `raise_for_status=False`, `ApiTransportError` when no answer came.
+        """
         request = self._build(method, path, params, json, headers, endpoint)
-        return ApiCall(self, request, retry=retry, raise_for_status=raise_for_status, deadline=deadline)
+        return self._drive(
+            ApiCall(self, request, retry=retry, raise_for_status=raise_for_status, deadline=deadline)
+        )
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> R:
+        """GET `path` (e.g. "/rest/jobs") and return an `ApiResponse` (awaitable on an `AsyncSession`)."""
+        return self.request("GET", path, params=params, **kw)
 
     def _build(
         self,

@@ -34,15 +34,22 @@ def ipy(tmp_path_factory: pytest.TempPathFactory, box: SandboxProcess) -> Iterat
 
 
 def interrupted(k: Kernel, code: str, after: float = 1.0) -> float:
-    """Run `code`, interrupt it after `after` seconds; seconds from the interrupt to the prompt.
+    """Run `code`, interrupt it after `after` seconds; seconds from the interrupt until the code
+    had stopped (stamped in the kernel: the same monotonic clock, this machine).
 
     A synchronous cell ends in KeyboardInterrupt; ipykernel cancels an awaiting cell's task."""
-    msg_id = k.start(code)
+    wrapped = (
+        "try:\n"
+        + "".join(f"    {line}\n" for line in code.splitlines())
+        + "except BaseException:\n    print('STOPPED', time.monotonic())\n    raise\n"
+    )
+    msg_id = k.start(wrapped)
     time.sleep(after)
     sent = k.interrupt()
     reply = k.wait(msg_id, timeout=30)
     assert reply.ename in ("KeyboardInterrupt", "CancelledError"), reply.text
-    return reply.ended - sent
+    stopped = float(reply.text.split("STOPPED ", 1)[1].split()[0])
+    return stopped - sent
 
 
 def still_usable(k: Kernel, code: str = "session.get('/rest/health').status") -> None:
