@@ -11,6 +11,7 @@ session.timings                 # every request's phases as a DataFrame
 
 import typing as _typing
 
+from . import contract
 from ._async_session import AsyncSession, connect_async
 from ._auth import ClientCredentialsAuth
 from ._bench import BenchRun
@@ -20,6 +21,7 @@ from ._exceptions import (
     ApiTransportError,
     ArgumentError,
     BenchRefusedError,
+    ContractError,
     DailyPayError,
     DocumentError,
     FilterError,
@@ -35,6 +37,7 @@ from ._secret import Secret
 from ._session import Session, connect
 from ._token import Token
 from ._version import __version__
+from .contract import ContractWarning
 
 if _typing.TYPE_CHECKING:
     import pandas as pd
@@ -51,6 +54,8 @@ __all__ = [
     "BenchRefusedError",
     "BenchRun",
     "ClientCredentialsAuth",
+    "ContractError",
+    "ContractWarning",
     "DailyPayError",
     "DocumentError",
     "FilterError",
@@ -67,6 +72,7 @@ __all__ = [
     "__version__",
     "connect",
     "connect_async",
+    "contract",
     "form",
     "load_settings",
     "operations",

@@ -17,7 +17,7 @@ from ._auth import ClientCredentialsAuth, StaticTokenAuth, origin
 from ._config import Settings
 from ._deadline import Deadline, guard
 from ._exceptions import ApiError, ApiTransportError, ArgumentError
-from ._flow import Answer, Call, Failure, masked_url
+from ._flow import Answer, Call, Failure, Outcome, masked_url
 from ._provider import TokenProvider
 from ._redact import REDACTOR
 from ._response import ApiResponse
@@ -29,6 +29,8 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ._contract_log import CallCheck
 
 __all__ = ["JSONAPI", "ApiCall", "SessionBase"]
 
@@ -69,9 +71,25 @@ class ApiCall(Call[ApiResponse]):
         self.environment = s.environment
         self.raise_for_status = raise_for_status
         self._statuses = RETRY_STATUSES | {409} if keyed else RETRY_STATUSES
+        #: The contract checks (`validate`): the request now, each answer as it comes.
+        self.contract: CallCheck | None = None
+        if s.validate:
+            from ._contract_log import CallCheck
+
+            self.contract = CallCheck(session._recorder, s.timings_buffer, s.validate == "strict", request)
 
     def retry_statuses(self) -> frozenset[int]:
         return self._statuses
+
+    def first(self, outcome: Outcome) -> bool:
+        if self.contract is not None:
+            self.contract.seen(outcome, self.request.extensions[META].get("row"))
+        return super().first(outcome)
+
+    def settle(self, outcome: Outcome | None) -> None:
+        if self.contract is not None and outcome is not None:
+            self.contract.seen(outcome, self.request.extensions[META].get("row"))
+        super().settle(outcome)
 
     def finish(self) -> ApiResponse:
         request, last = self.request, self.last
@@ -80,6 +98,8 @@ class ApiCall(Call[ApiResponse]):
         timing = dict(zip(COLUMNS, row, strict=True)) if row else None
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
         if isinstance(last, Failure):
+            if self.contract is not None:
+                self.contract.finish(None)
             raise ApiTransportError(
                 f"{request.method} {request.url.path}: {last.cause} "
                 f"({self.environment}, {request.url.host}){tries}",
@@ -99,10 +119,14 @@ class ApiCall(Call[ApiResponse]):
             endpoint=row[4] if row else meta.get("endpoint"),
             timing=timing,
         )
+        if self.contract is not None:
+            self.contract.finish(result)
         if refused := self.refused_retry():
             raise result.to_error(note=refused)
         if self.raise_for_status:
             result.raise_for_status()
+        if self.contract is not None:
+            self.contract.enforce()  # strict: only an answer the call would return raises here
         return result
 
 
@@ -243,6 +267,17 @@ class SessionBase(Generic[R]):
         from ._frames import timing_summary
 
         return timing_summary(self.timings, by=by)
+
+    @property
+    def contract_violations(self) -> pd.DataFrame:
+        """Where requests and answers departed from the OpenAPI document (`validate=True`).
+
+        One row per violation (`dailypay_nb.contract.COLUMNS`); `seq` joins to `timings`.
+        Built from memory; empty when validation is off.
+        """
+        from ._contract_log import violations_frame
+
+        return violations_frame(self._recorder)
 
     def clear_timings(self) -> None:
         """Forget the recorded timings (tokens are kept)."""

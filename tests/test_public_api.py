@@ -22,6 +22,8 @@ ALL = [
     "BenchRefusedError",
     "BenchRun",
     "ClientCredentialsAuth",
+    "ContractError",
+    "ContractWarning",
     "DailyPayError",
     "DocumentError",
     "FilterError",
@@ -38,6 +40,7 @@ ALL = [
     "__version__",
     "connect",
     "connect_async",
+    "contract",
     "form",
     "load_settings",
     "operations",
@@ -50,8 +53,8 @@ HELPERS = [
     "transfers", "update_job", "update_person",
 ]  # fmt: skip
 SESSION_COMMON = [
-    *HELPERS, "auth", "clear_timings", "current_token", "get", "granted_scopes", "request",
-    "timing_summary", "timings", "token", "token_kind", "tokens", "with_user_token",
+    *HELPERS, "auth", "clear_timings", "contract_violations", "current_token", "get", "granted_scopes",
+    "request", "timing_summary", "timings", "token", "token_kind", "tokens", "with_user_token",
 ]  # fmt: skip
 # fmt: off
 PUBLIC: dict[type, list[str]] = {
@@ -166,7 +169,9 @@ def test_one_name_one_kind_across_classes() -> None:
     assert mixed == {}
 
 
-@pytest.mark.parametrize("name", ["timings", "tokens", "errors_frame", "frame", "included"])
+@pytest.mark.parametrize(
+    "name", ["timings", "tokens", "errors_frame", "frame", "included", "contract_violations"]
+)
 def test_frame_properties_are_dataframes(name: str, sandbox: Any, connect_to: Any) -> None:
     """A name that is a DataFrame somewhere is a DataFrame everywhere it appears."""
     import pandas as pd
