@@ -92,6 +92,7 @@ def test_500_then_success(sandbox: Any, connect_to: Any) -> None:
     assert list(rows["kind"]) == ["token", "token"]
 
 
+@pytest.mark.real_backoff
 def test_503_retry_after_honoured(sandbox: Any, connect_to: Any) -> None:
     """503 with Retry-After: 1 waits about a second before the next attempt."""
     sandbox.inject("/oauth2/token", status=503, headers={"Retry-After": "1"}, times=1)
