@@ -210,6 +210,7 @@ def test_read_timeout_is_a_transport_error(sandbox: Any, connect_to: Any) -> Non
         session.token()
     assert time.monotonic() - started < 3
     assert sandbox.token_url in str(info.value)
+    assert "(sandbox)" in str(info.value)
     assert_one_line(info.value)
     rows = token_rows(session)
     assert list(rows["attempt"]) == [1, 2, 3]  # a token request that timed out is sent again
