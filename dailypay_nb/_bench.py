@@ -503,7 +503,7 @@ async def _cancel(tasks: set[asyncio.Task[Any]] | set[asyncio.Future[Any]]) -> N
 
 
 def _caller(
-    session: SessionBase,
+    session: SessionBase[Any],
     target: str | Callable[..., Any],
     params: Mapping[str, Any] | None,
     p: _Plan,
@@ -558,7 +558,7 @@ def _caller(
 
 
 async def _run_async(
-    session: SessionBase,
+    session: SessionBase[Any],
     target: str | Callable[..., Any],
     params: Mapping[str, Any] | None,
     p: _Plan,
@@ -579,7 +579,7 @@ async def _run_async(
 
 
 def _result(
-    session: SessionBase, run_id: str, p: _Plan, tally: _Tally, engine: str, complete: bool
+    session: SessionBase[Any], run_id: str, p: _Plan, tally: _Tally, engine: str, complete: bool
 ) -> BenchRun:
     from ._frames import timing_summary
 
@@ -635,7 +635,7 @@ def _result(
     return run
 
 
-def _needs_token(session: SessionBase, target: object) -> bool:
+def _needs_token(session: SessionBase[Any], target: object) -> bool:
     return (isinstance(target, str) or inspect.iscoroutinefunction(target)) and session._user_token is None
 
 

@@ -168,7 +168,7 @@ class AiohttpEngine:
 
     def __init__(
         self,
-        session: SessionBase,
+        session: SessionBase[Any],
         path: str,
         params: Mapping[str, Any] | None,
         max_in_flight: int,
