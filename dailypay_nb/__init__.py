@@ -14,7 +14,7 @@ import typing as _typing
 from . import contract
 from ._async_session import AsyncSession, connect_async
 from ._auth import ClientCredentialsAuth
-from ._bench import BenchRun
+from ._bench import BenchClientLimitedWarning, BenchInterrupted, BenchRun
 from ._config import Settings, load_settings
 from ._exceptions import (
     ApiError,
@@ -35,6 +35,7 @@ from ._explorer import Included
 from ._response import ApiResponse
 from ._secret import Secret
 from ._session import Session, connect
+from ._timings import TimingsDroppedWarning
 from ._token import Token
 from ._version import __version__
 from .contract import ContractWarning
@@ -51,6 +52,8 @@ __all__ = [
     "ApiTransportError",
     "ArgumentError",
     "AsyncSession",
+    "BenchClientLimitedWarning",
+    "BenchInterrupted",
     "BenchRefusedError",
     "BenchRun",
     "ClientCredentialsAuth",
@@ -65,6 +68,7 @@ __all__ = [
     "Session",
     "Settings",
     "SettingsError",
+    "TimingsDroppedWarning",
     "Token",
     "TokenError",
     "TokenTransportError",

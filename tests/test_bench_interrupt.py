@@ -2,7 +2,7 @@
 
 - `Session.bench` (its event loop runs in a worker thread; the interrupt arrives in the
   caller's thread as SIGINT, as a notebook's stop button sends it): `BenchInterrupted` within
-  a second, carrying the partial run (`complete=False`); the server sees no request after
+  two seconds, carrying the partial run (`complete=False`); the server sees no request after
   half a second; the token cache and the session serve the next call.
 - `AsyncSession.bench` under `asyncio.run` (which turns SIGINT into a cancellation): the same.
 - `bench(plain function sleeping 0.2 s, n=16, concurrency=16, warmup=0)` takes under 0.5 s.
@@ -73,7 +73,7 @@ def test_an_interrupt_stops_session_bench(remote: RemoteSandbox, model: str) -> 
         with pytest.raises(BenchInterrupted) as caught:
             session.bench(HEALTH, n=100_000, progress=False, **kwargs)
         raised = time.monotonic()
-        assert raised - sent["at"] < 1.0, f"bench raised {raised - sent['at']:.2f} s after the interrupt"
+        assert raised - sent["at"] < 2.0, f"bench raised {raised - sent['at']:.2f} s after the interrupt"
         _assert_quiet_after(remote, sent["at"])
 
         run = caught.value.run
@@ -105,7 +105,7 @@ def test_an_interrupt_stops_async_session_bench(remote: RemoteSandbox) -> None:
     with pytest.raises(KeyboardInterrupt):
         asyncio.run(run_bench())
     raised = time.monotonic()
-    assert raised - sent["at"] < 1.0
+    assert raised - sent["at"] < 2.0
     _assert_quiet_after(remote, sent["at"])
     session = holder["session"]
     rows = session.timings

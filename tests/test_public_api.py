@@ -19,6 +19,8 @@ ALL = [
     "ApiTransportError",
     "ArgumentError",
     "AsyncSession",
+    "BenchClientLimitedWarning",
+    "BenchInterrupted",
     "BenchRefusedError",
     "BenchRun",
     "ClientCredentialsAuth",
@@ -33,6 +35,7 @@ ALL = [
     "Session",
     "Settings",
     "SettingsError",
+    "TimingsDroppedWarning",
     "Token",
     "TokenError",
     "TokenTransportError",
@@ -59,7 +62,7 @@ SESSION_COMMON = [
 # fmt: off
 PUBLIC: dict[type, list[str]] = {
     dp.Session: [*SESSION_COMMON, "bench", "close"],
-    dp.AsyncSession: [*SESSION_COMMON, "aclose", "atoken"],
+    dp.AsyncSession: [*SESSION_COMMON, "aclose", "atoken", "bench"],
     dp.ApiResponse: [
         "content_type",
         "errors",
