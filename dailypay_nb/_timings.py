@@ -406,13 +406,15 @@ for _slot, _event in enumerate(
 
 
 class _Probe:
-    """The perf_counter stamp of each trace event the phases need (0.0: not seen)."""
+    """The perf_counter stamp of each trace event the phases need (0.0: not seen), and the
+    exception that ended the body's reading, if one did."""
 
-    __slots__ = ("seen", "stamps", "t0")
+    __slots__ = ("failed", "seen", "stamps", "t0")
 
     def __init__(self) -> None:
         self.stamps = [0.0] * 7
         self.seen = False
+        self.failed: BaseException | None = None
         self.t0 = time.perf_counter()
 
     def trace(self, name: str, info: dict[str, Any]) -> None:
@@ -420,6 +422,8 @@ class _Probe:
         slot = _SLOTS.get(name)
         if slot is not None:
             self.stamps[slot] = time.perf_counter()
+        elif name.endswith("receive_response_body.failed"):
+            self.failed = info.get("exception")
 
     async def atrace(self, name: str, info: dict[str, Any]) -> None:
         self.trace(name, info)
@@ -516,42 +520,39 @@ def _describe(exc: BaseException) -> str:
 
 
 class _TimedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """The response body, counted as it passes; the exchange's row is written when it closes."""
+    """The response body; the exchange's row is written when it closes.
+
+    Iteration is handed straight to the transport's stream (no extra generator per chunk): the
+    bytes are httpx's own count (`num_bytes_downloaded`), and a failure while reading the body
+    reaches the row through httpcore's `receive_response_body.failed` trace event.
+    """
 
     def __init__(self, stream: Any, exchange: _Exchange, response: httpx.Response) -> None:
         self._stream = stream
         self._exchange = exchange
         self._response = response
-        self._nbytes = 0
         self._done = False
 
     def __iter__(self) -> Iterator[bytes]:
-        try:
-            for chunk in self._stream:
-                self._nbytes += len(chunk)
-                yield chunk
-        except BaseException as exc:
-            self._finish(exc)
-            raise
+        return iter(self._stream)
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._stream:
-                self._nbytes += len(chunk)
-                yield chunk
-        except BaseException as exc:
-            self._finish(exc)
-            raise
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._stream.__aiter__()  # type: ignore[no-any-return]
 
-    def _finish(self, exc: BaseException | None = None) -> None:
+    def _finish(self) -> None:
         if not self._done:
             self._done = True
             response = self._response
             status = response.status_code
             request_id = response.headers.get("x-request-id")
-            error = _describe(exc) if exc else _error_for(status)
+            failed = self._exchange.probe.failed
+            error = _describe(failed) if failed is not None else _error_for(status)
             self._exchange.finish(
-                status, self._nbytes, redact(request_id, limit=100) if request_id else None, error, response
+                status,
+                response.num_bytes_downloaded,
+                redact(request_id, limit=100) if request_id else None,
+                error,
+                response,
             )
 
     def close(self) -> None:
