@@ -12,6 +12,7 @@ import math
 import threading
 import time
 import tracemalloc
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -56,7 +57,8 @@ def calls_for(session: dp.Session, h: Any) -> list[Callable[[], Any]]:
 @pytest.mark.timeout(120)
 def test_soak() -> None:
     """8000 calls, token churn, 1 % 503s: nothing fails, nothing is lost or doubled, memory is flat."""
-    with sb.start(token_ttl=TTL) as h:
+    with sb.start(token_ttl=TTL) as h, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         session = dp.connect(
             environment="sandbox",
             api_url=h.url,
@@ -144,6 +146,9 @@ def test_soak() -> None:
     assert rows_by_kind["api"] == THREADS * CALLS + api_503 + api_401
     frame = session.timings  # the buffer as a frame (readable after close)
     assert len(frame) == BUFFER
+    assert frame.attrs["dropped_rows"] == stats["requests"] - BUFFER  # counted, not lost silently
+    dropped_warnings = [w for w in caught if issubclass(w.category, dp.TimingsDroppedWarning)]
+    assert len(dropped_warnings) == 1  # once per session
     assert frame["seq"].tolist() == list(range(stats["requests"] - BUFFER + 1, stats["requests"] + 1))
 
     # single flight: one fetch per expiry, each only once the previous token went stale
