@@ -262,7 +262,7 @@ class AiohttpEngine:
                 timeout=aiohttp.ClientTimeout(total=left, sock_connect=s.timeout, sock_read=s.timeout),
             )
             status = response.status
-            raw_id = response.headers.get("X-Request-Id")
+            raw_id = ", ".join(response.headers.getall("X-Request-Id", ()))  # as httpx joins them
             request_id = redact(raw_id, limit=100) if raw_id else None
             length = response.content_length
             if length is not None and length <= self.limit:

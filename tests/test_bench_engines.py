@@ -206,3 +206,49 @@ def test_tls_is_timed_apart_from_the_connect_in_both_engines(tls_server: str) ->
         # both timed, apart, and each well under a second on loopback
         assert 0 < first["connect_ms"] < 1000, (engine, first[PHASES].tolist())
         assert 0 < first["tls_ms"] < 1000, (engine, first[PHASES].tolist())
+
+
+# -- what the aiohttp engine keeps of the session -------------------------------------------------
+
+
+def test_the_engine_refuses_an_answer_beyond_max_response_bytes(sandbox: Any, connect_to: Any) -> None:
+    session = connect_to(sandbox, max_response_bytes=1024)
+    sandbox.inject(HEALTH, status=200, body="x" * 5000, content_type="text/plain")
+    run = session.bench(HEALTH, n=3, warmup=0, progress=False)
+    assert run.timings["error"].astype(str).str.contains("larger than max_response_bytes").all()
+    assert (run.timings["bytes_received"] <= 1024 + 5000).all()
+
+
+def test_the_engine_ends_a_call_at_the_sessions_deadline(sandbox: Any, connect_to: Any) -> None:
+    session = connect_to(sandbox, deadline=0.3)
+    session.token()
+    sandbox.set_latency(1500)
+    run = session.bench(HEALTH, n=2, warmup=0, progress=False)
+    errors = run.timings["error"].astype(str)
+    assert errors.str.contains("deadline of 0.3s passed").all(), errors.tolist()
+    assert (run.timings["total_ms"] < 1200).all()  # cut at the deadline, not at the answer
+    assert run.timings["status"].isna().all()
+
+
+def test_the_engine_redacts_what_the_server_sends(sandbox: Any, connect_to: Any) -> None:
+    session = connect_to(sandbox)
+    secret = sandbox.client_secret
+    sandbox.inject(HEALTH, status=200, body={"status": "ok"}, headers={"X-Request-Id": "id-" + secret})
+    run = session.bench(HEALTH, n=2, warmup=0, progress=False)
+    ids = run.timings["server_request_id"].astype(str)
+    assert ids.str.contains("id-").all()
+    assert not ids.str.contains(secret).any()
+    assert secret not in run.timings.to_csv()
+
+
+def test_the_engine_fetches_a_new_token_after_a_401(sandbox: Any, connect_to: Any) -> None:
+    session = connect_to(sandbox)
+    old = session.token()
+    sandbox.revoke(old.access_token.reveal())
+    run = session.bench(HEALTH, n=3, concurrency=1, warmup=0, progress=False)
+    api = run.timings.query("kind == 'api'")
+    assert api["status"].tolist() == [401, 200, 200, 200]
+    assert api["attempt"].tolist() == [1, 2, 1, 1]
+    assert session.current_token is not None
+    assert session.current_token.access_token.reveal() != old.access_token.reveal()
+    assert (run.timings["kind"] == "token").sum() == 1  # the new token, fetched inside the run
