@@ -252,3 +252,27 @@ def test_the_engine_fetches_a_new_token_after_a_401(sandbox: Any, connect_to: An
     assert session.current_token is not None
     assert session.current_token.access_token.reveal() != old.access_token.reveal()
     assert (run.timings["kind"] == "token").sum() == 1  # the new token, fetched inside the run
+
+
+def test_on_exchange_is_called_once_per_exchange_by_both_engines(sandbox: Any, connect_to: Any) -> None:
+    import httpx
+
+    from dailypay_nb._timings import COLUMNS
+
+    session = connect_to(sandbox)
+    session.token()
+    seen: list[tuple[Any, Any, Any]] = []
+    session._recorder.on_exchange = lambda row, request, response: seen.append((row, request, response))
+    session.get(HEALTH)
+    run = session.bench(HEALTH, n=4, warmup=0, progress=False)
+    assert len(seen) == 5 == len(session.timings.query("kind == 'api'"))
+    for row, request, response in seen:
+        assert list(row._asdict()) == list(COLUMNS)
+        assert dict(zip(COLUMNS, row, strict=True))["status"] == 200
+        assert isinstance(request, httpx.Request)
+        assert request.method == "GET"
+        assert request.url.path == HEALTH
+        assert isinstance(response, httpx.Response)
+        assert response.status_code == 200
+        assert "x-request-id" in response.headers
+    assert {row.run_id for row, _, _ in seen[1:]} == {run.run_id}
