@@ -1,0 +1,182 @@
+"""The body of `createGenericCardToken`, checked field by field, and the token it answers.
+
+Strictly private. The card number and CVV become `Secret`s the moment they arrive and are
+registered with the process redactor, so they stay masked in every repr, log and error; the
+JSON encoder of the request (`_base`) reveals them only into the bytes that go on the wire.
+A field that is wrong is named, never echoed: its value may be card data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ._exceptions import ApiError, ArgumentError, DocumentError
+from ._redact import REDACTOR
+from ._secret import MASK, Secret
+
+__all__ = ["card_body", "card_token_of", "scrub_card_error"]
+
+_DIGITS = re.compile(r"[0-9]+")
+_LETTERS2 = re.compile(r"[A-Za-z]{2}")
+_ZIP = re.compile(r"[0-9]{5}(?:-[0-9]{4})?")
+#: ISO/IEC 7812 primary account numbers are 8 to 19 digits; cards in use have 12 or more.
+_CARD_LENGTHS = range(12, 20)
+
+
+def _secret_digits(name: str, value: object, lengths: range, what: str) -> Secret:
+    """`value` (a str or a Secret) as a Secret of digits only; the error names the field only."""
+    if isinstance(value, Secret):
+        secret = value
+    elif isinstance(value, str):
+        secret = Secret(value, label=name)
+    else:
+        raise ArgumentError(
+            f"{name} must be a string (or a dp.Secret), not {type(value).__name__}",
+            hint=f"pass {name} as text: {what}",
+        )
+    REDACTOR.add(secret)
+    text = secret.reveal()
+    if not _DIGITS.fullmatch(text) or len(text) not in lengths:
+        problem = (
+            "has characters other than digits" if not _DIGITS.fullmatch(text) else "has the wrong length"
+        )
+        raise ArgumentError(f"{name} {problem}", hint=f"pass {what}")
+    return secret if secret.label == name else Secret(secret, label=name)
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ArgumentError(f"{name} must be a non-empty string")
+    if any(ch in value for ch in "\r\n\x00"):
+        raise ArgumentError(f"{name} must be one line of text")
+    return value.strip()
+
+
+def _pattern(name: str, value: object, pattern: re.Pattern[str], what: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not pattern.fullmatch(value.strip()):
+        raise ArgumentError(f"{name} is not {what}", hint=f"pass {name} as {what}")
+    return value.strip()
+
+
+def _month(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()) and len(value.strip()) <= 2:
+        month = int(value)
+        if 1 <= month <= 12:
+            return f"{month:02d}"
+    raise ArgumentError("expiration_month is not a month 01 to 12", hint="pass it as '02' (or 2)")
+
+
+def card_body(
+    *,
+    first_name: object,
+    last_name: object,
+    card_number: object,
+    expiration_year: object,
+    expiration_month: object,
+    address_line_one: object,
+    address_city: object,
+    address_state: object,
+    address_zip_code: object,
+    address_country: object,
+    cvv: object = None,
+    address_line_two: object = None,
+) -> dict[str, Any]:
+    """The request body, every field checked; `card_number` and `cvv` stay `Secret`s in it."""
+    number = _secret_digits(
+        "card_number", card_number, _CARD_LENGTHS, "12 to 19 digits, without spaces or hyphens"
+    )
+    code = None if cvv is None else _secret_digits("cvv", cvv, range(3, 5), "the 3 or 4 digit code")
+    body: dict[str, Any] = {
+        "first_name": _text("first_name", first_name),
+        "last_name": _text("last_name", last_name),
+        "card_number": number,
+        "expiration_year": _pattern(
+            "expiration_year", expiration_year, re.compile(r"[0-9]{4}"), "a four-digit year such as '2027'"
+        ),
+        "expiration_month": _month(expiration_month),
+        "address_line_one": _text("address_line_one", address_line_one),
+        "address_city": _text("address_city", address_city),
+        "address_state": _pattern(
+            "address_state", address_state, _LETTERS2, "two letters such as 'NJ'"
+        ).upper(),
+        "address_zip_code": _pattern("address_zip_code", address_zip_code, _ZIP, "a 5-digit zip code"),
+        "address_country": _pattern(
+            "address_country", address_country, _LETTERS2, "a two-letter ISO 3166 code such as 'US'"
+        ).upper(),
+    }
+    if code is not None:
+        body["cvv"] = code
+    if address_line_two is not None:
+        body["address_line_two"] = _text("address_line_two", address_line_two)
+    return body
+
+
+def _wrap_token(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members: dict[str, Any] = {}
+    for key, value in pairs:
+        if key == "token" and isinstance(value, str):
+            value = Secret(value, label="card_token")
+            REDACTOR.add(value)
+        members[key] = value
+    return members
+
+
+def card_token_of(body: bytes, content_type: str) -> Secret:
+    """The `token` of a 200 answer, as a Secret registered with the redactor before anything else."""
+    try:
+        data = json.loads(body, object_pairs_hook=_wrap_token)
+    except (ValueError, RecursionError):
+        data = None
+    token = data.get("token") if isinstance(data, dict) else None
+    if isinstance(token, Secret) and token:
+        return token
+    # The body is not shown: whatever it holds may be card data.
+    raise DocumentError(
+        f"createGenericCardToken answered 200 without a token: expected a JSON object with a string "
+        f"'token' ({len(body)} bytes, {content_type or 'no content type'})"
+    )
+
+
+def scrub_card_error(error: ApiError, cvv: Secret | None) -> ApiError:
+    """`error` with the CVV masked wherever the server echoed it as a number of its own.
+
+    The redactor masks the card number (it is long); a CVV of three digits is too short for it
+    to mask everywhere without destroying ordinary text, so it is masked here, in the server's
+    words only (the status stays readable).
+    """
+    if cvv is None or not cvv:
+        return error
+    word = re.compile(rf"(?<![0-9A-Za-z]){re.escape(cvv.reveal())}(?![0-9A-Za-z])")
+    head, sep, rest = error.message.partition(f"→ {error.status}")
+
+    def scrub(value: Any) -> Any:
+        return word.sub(MASK, value) if isinstance(value, str) else value
+
+    return ApiError(
+        head + sep + word.sub(MASK, rest) if sep else word.sub(MASK, error.message),
+        status=error.status,
+        code=scrub(error.code),
+        detail=scrub(error.detail),
+        source=_tree(error.source, scrub),
+        request_id=error.request_id,
+        errors=_tree(error.errors, scrub),
+        timing=error.timing,
+        method=error.method,
+        url=error.url,
+        attempts=error.attempts,
+        hint=error.hint,
+    )
+
+
+def _tree(value: Any, scrub: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _tree(v, scrub) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tree(v, scrub) for v in value]
+    return scrub(value)
