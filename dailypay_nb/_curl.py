@@ -81,7 +81,7 @@ def render(
     token: str | None,
 ) -> str:
     """The command: one option per line; `token` a shell variable, or None for no Authorization."""
-    parts = [f"curl -sS -X {method} {shlex.quote(REDACTOR.redact(url, limit=None))}"]
+    parts = [f"curl -sS -g -X {method} {shlex.quote(REDACTOR.redact(url, limit=None))}"]
     if token is not None:
         parts.append(f'-H "Authorization: Bearer {token}"')
     for name, value in headers:

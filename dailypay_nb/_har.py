@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
 
@@ -423,14 +423,14 @@ def _har_time(timings: Mapping[str, float]) -> float:
 
 
 def _query(url: str) -> tuple[str, list[dict[str, str]]]:
-    """The URL with secret query values masked, and HAR's queryString."""
+    """The URL with secret query values masked (percent-encoded: a URL is ASCII), and HAR's
+    queryString (plain text)."""
     parsed = httpx.URL(url)
     pairs = _mask_params([(k, v) for k, v in parsed.params.multi_items()])
-    if not pairs:
-        return REDACTOR.redact(url, limit=None), []
     if any(v == MASK for _, v in pairs):
-        url = str(parsed.copy_with(query=urlencode(pairs, safe=MASK).encode()))
-    return REDACTOR.redact(url, limit=None), [{"name": k, "value": v} for k, v in pairs]
+        url = str(parsed.copy_with(query=urlencode(pairs).encode()))
+    shown = REDACTOR.redact(url, limit=None).replace(MASK, quote(MASK))
+    return shown, [{"name": k, "value": v} for k, v in pairs]
 
 
 def _iso(stamp: Any) -> str:
@@ -693,13 +693,20 @@ def read_har(source: Mapping[str, Any] | str | os.PathLike[str]) -> pd.DataFrame
     from ._timings import COLUMNS
 
     rows = [_row(i, entry) for i, entry in enumerate(_load(source))]
-    started = [r["started_at"] for r in rows]
-    frame = timings_frame([tuple(0.0 if c == "started_at" else r[c] for c in COLUMNS) for r in rows])
     try:
-        stamps = pd.to_datetime(pd.Series(started, dtype="object"), utc=True, format="ISO8601")
+        stamps = pd.to_datetime(
+            pd.Series([r["started_at"] for r in rows], dtype="object"), utc=True, format="ISO8601"
+        )
     except (ValueError, TypeError) as exc:
-        raise DocumentError(
-            f"a startedDateTime is not an ISO 8601 date: {REDACTOR.redact(exc, limit=120)}"
-        ) from None
-    frame["started_at"] = stamps.astype(frame["started_at"].dtype).to_numpy()
+        problem = REDACTOR.redact(exc, limit=120)
+        raise DocumentError(f"a startedDateTime is not an ISO 8601 date: {problem}") from None
+    epochs = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().tolist()
+    frame = timings_frame(
+        [
+            tuple(epoch if c == "started_at" else r[c] for c in COLUMNS)
+            for r, epoch in zip(rows, epochs, strict=True)
+        ]
+    )
+    # The epoch floats set the column's type as for a session; the dates themselves are exact.
+    frame["started_at"] = stamps.astype(frame["started_at"].dtype).array
     return frame
