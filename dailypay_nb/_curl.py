@@ -24,6 +24,7 @@ __all__ = ["CURL_HEADERS", "Sent", "check_variable", "render", "token_command"]
 
 #: The request headers a command repeats (others are curl's own, or the token).
 CURL_HEADERS = ("accept", "content-type", "dailypay-api-version", "idempotency-key")
+_WANTED = frozenset(name.encode() for name in CURL_HEADERS)
 _VARIABLE = re.compile(r"\$(?:\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -41,8 +42,11 @@ class Sent:
     def of(cls, request: httpx.Request, *, authenticated: bool) -> Sent:
         """The facts of `request`. A body holding a live secret is kept with it masked; the
         body of a request sent without a token (card data) is kept with its members masked."""
-        found = request.headers
-        headers = tuple((name, found[name]) for name in CURL_HEADERS if name in found)
+        headers = tuple(
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in request.headers.raw
+            if name.lower() in _WANTED
+        )
         content = request.content if request.method != "GET" else b""
         body = None
         if content and authenticated:
@@ -50,7 +54,7 @@ class Sent:
         elif content:
             from ._har import mask_body
 
-            body = (mask_body(content, found.get("content-type", "")) or "").encode()
+            body = (mask_body(content, request.headers.get("content-type", "")) or "").encode()
         return cls(request.method, str(request.url), headers, body, authenticated)
 
 

@@ -33,6 +33,7 @@ import math
 import os
 import re
 import threading
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -218,7 +219,10 @@ class ExchangeStore:
         self._bodies: deque[tuple[int, int]] = deque()  # (seq, bytes) of kept bodies, oldest first
         self._body_bytes = 0
         self._lock = threading.Lock()
-        self._clean: dict[str, str] = {}  # header values the redactor left unchanged
+        self._clean: dict[int, tuple[str, str]] = {}  # hash of a raw header pair -> its shown form
+        self._peers: weakref.WeakKeyDictionary[Any, tuple[str | None, str | None]] = (
+            weakref.WeakKeyDictionary()
+        )
         self.next: Callable[[tuple[Any, ...], httpx.Request, httpx.Response | None], None] | None = None
 
     @classmethod
@@ -235,32 +239,43 @@ class ExchangeStore:
     # -- recording (called once per exchange, on the request path: kept cheap) --------------
 
     def _value(self, name: str, value: str) -> str:
-        lower = name.lower()
-        if lower in SECRET_HEADERS:
-            return mask_header(lower, value)
-        cached = self._clean.get(value)
-        if cached is not None:
-            return cached
-        shown = REDACTOR.redact(value, limit=None)
-        if shown == value and len(value) <= _CACHE_LONGEST:  # only values with nothing to mask
-            if len(self._clean) >= _CACHE_SIZE:
-                self._clean.clear()
-            self._clean[value] = value
-        return shown
+        if name.lower() in SECRET_HEADERS:
+            return mask_header(name, value)
+        return REDACTOR.redact(value, limit=None)
 
-    def _headers(self, headers: httpx.Headers) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], int]:
+    def _headers(
+        self, headers: httpx.Headers
+    ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...], int]:
+        """(name, shown value) pairs, cookie names, content types seen, and the size on the wire.
+
+        Most pairs repeat from one exchange to the next, so each pair's shown form is
+        remembered, keyed by the hash of its raw bytes (the key holds nothing of the value).
+        Credential headers and cookies are masked every time and never remembered. A value seen
+        before a secret in it was registered keeps its first form here; export redacts again.
+        """
         pairs = []
         cookies: tuple[str, ...] = ()
+        types: tuple[str, ...] = ()
         size = 2  # the blank line
-        for raw_name, raw_value in headers.raw:
-            name = raw_name.decode("latin-1")
-            value = raw_value.decode("latin-1")
-            size += len(raw_name) + len(raw_value) + 4
-            pairs.append((name, self._value(name, value)))
-            lower = name.lower()
-            if lower in ("cookie", "set-cookie"):
-                cookies += _cookie_names(lower, value)
-        return tuple(pairs), cookies, size
+        clean = self._clean
+        for raw in headers.raw:
+            size += len(raw[0]) + len(raw[1]) + 4
+            key = hash(raw)
+            pair = clean.get(key)
+            if pair is None:
+                name, value = raw[0].decode("latin-1"), raw[1].decode("latin-1")
+                lower = name.lower()
+                pair = (name, self._value(name, value))
+                if lower in ("cookie", "set-cookie"):
+                    cookies += _cookie_names(lower, value)
+                elif lower not in SECRET_HEADERS and len(value) <= _CACHE_LONGEST:
+                    if len(clean) >= _CACHE_SIZE:
+                        clean.clear()
+                    clean[key] = pair
+            if raw[0].lower() == b"content-type":
+                types += (pair[1],)
+            pairs.append(pair)
+        return tuple(pairs), cookies, types, size
 
     def __call__(self, row: tuple[Any, ...], request: httpx.Request, response: httpx.Response | None) -> None:
         try:
@@ -270,22 +285,22 @@ class ExchangeStore:
                 self.next(row, request, response)
 
     def _record(self, seq: int, request: httpx.Request, response: httpx.Response | None) -> None:
-        req_headers, req_cookies, req_size = self._headers(request.headers)
+        req_headers, req_cookies, req_types, req_size = self._headers(request.headers)
         line = len(request.method) + len(request.url.raw_path) + 12  # "M target HTTP/1.1\r\n"
         content = _content(request)
-        req_mime = request.headers.get("content-type", "")
+        req_mime = req_types[0] if req_types else ""
         body = None
         if content and len(content) <= BODY_LIMIT:
             body = mask_body(content, req_mime)
         server = connection = None
         if response is not None:
             version = response.http_version
-            resp_headers, resp_cookies, resp_size = self._headers(response.headers)
+            resp_headers, resp_cookies, resp_types, resp_size = self._headers(response.headers)
             status_line = len(version) + len(response.reason_phrase) + 7  # "V NNN reason\r\n"
             resp_size = resp_size + status_line if version == "HTTP/1.1" else -1
-            server, connection = _peer(response)
+            server, connection = self._peer(response)
             status_text = REDACTOR.redact(response.reason_phrase, limit=200)
-            resp_mime = self._value("content-type", response.headers.get("content-type", ""))
+            resp_mime = resp_types[0] if resp_types else ""
         else:
             version, resp_headers, resp_cookies, resp_size, status_text, resp_mime = "", (), (), -1, "", ""
         held = Held(
@@ -310,6 +325,19 @@ class ExchangeStore:
                 self._held.popitem(last=False)
             if body:
                 self._account(seq, len(body))
+
+    def _peer(self, response: httpx.Response) -> tuple[str | None, str | None]:
+        """The peer of the response's connection: asked once per connection (two system calls)."""
+        stream = response.extensions.get("network_stream")
+        if stream is None:
+            return None, None
+        try:
+            found = self._peers.get(stream)
+        except TypeError:  # a stream that cannot be weakly referenced
+            return _peer(stream)
+        if found is None:
+            found = self._peers[stream] = _peer(stream)
+        return found
 
     def attach(self, seq: int, body: bytes, *, sensitive: bool = False, note: str = "") -> None:
         """Keep the response body of exchange `seq` (as `ApiResponse` holds it), or `note` why not.
@@ -368,11 +396,8 @@ def _content(request: httpx.Request) -> bytes:
         return b""
 
 
-def _peer(response: httpx.Response) -> tuple[str | None, str | None]:
+def _peer(stream: Any) -> tuple[str | None, str | None]:
     """The server's IP address and our local port (HAR's connection id), when the stream tells."""
-    stream = response.extensions.get("network_stream")
-    if stream is None:
-        return None, None
     try:
         server = stream.get_extra_info("server_addr")
         client = stream.get_extra_info("client_addr")

@@ -298,7 +298,7 @@ class ApiResponse:
                 f"{self._where()}: this response was not made by a session, so its request is unknown",
                 hint="use a response from session.request() or session.get()",
             )
-        content_type = dict(sent.headers).get("content-type", "")
+        content_type = next((v for n, v in sent.headers if n.lower() == "content-type"), "")
         body = mask_body(sent.body, content_type) if sent.body else None
         return render(
             sent.method, sent.url, sent.headers, body, token=variable if sent.authenticated else None
