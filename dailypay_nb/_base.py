@@ -286,8 +286,8 @@ class SessionBase:
         One entry per exchange of `session.timings` (token requests and API calls, each
         attempt), with headers, sizes, phase timings and a `_dailypay_nb` member (kind,
         attempt, endpoint, run id). Authorization, cookies, secrets, tokens and card data are
-        masked. `bodies=True` adds bodies (redacted). Headers are kept for the latest
-        `dailypay_nb._har.HAR_EXCHANGES` exchanges; older entries have none and say so.
+        masked. `bodies=True` adds bodies (redacted; up to 16 MiB of the latest ones). Headers
+        are kept for the latest 1,000 exchanges; older entries have none and say so in a comment.
         `run_id` keeps one benchmark run. Open the file in browser DevTools, Postman,
         Charles or Fiddler, or read it back with `dp.read_har`.
         """
