@@ -37,6 +37,8 @@ CELLS: list[tuple[str, str, list[str]]] = [
         "pid = session.sandbox.data.person_id\n%dailypay GET /rest/jobs filter[person.id]={pid}",
         [],
     ),
+    ("scope", "before = len(session.timings)\n%dailypay GET /rest/transfers", ["raises-exception"]),
+    ("scope-sent", "print('sent:', len(session.timings) - before)", []),
     ("token", "%dailypay token", []),
     ("timings", "%dailypay timings", []),
     (
@@ -163,6 +165,13 @@ def test_names_expand_in_the_line(executed: Any) -> None:
     html = html_of(cells["expand"])
     assert "<table" in html
     assert "9558867f-5ba9-4faf-ba02-4204f7c1bd87" in html  # the sandbox's first person, seed 0
+
+
+def test_scopes_are_checked_before_sending(executed: Any) -> None:
+    """A client-credentials session asking for transfers: ScopeError, nothing sent."""
+    cells, _, _ = executed
+    assert "ScopeError" in text_of(cells["scope"])
+    assert text_of(cells["scope-sent"]).strip() == "sent: 0"
 
 
 def test_token_and_timings(executed: Any) -> None:
