@@ -12,10 +12,9 @@ session.to_har("trace.har")     # ... as a HAR file for DevTools, Postman, Charl
 In IPython or Jupyter, `%load_ext dailypay_nb` adds the `%dailypay` and `%%dailypay` magics.
 """
 
-from __future__ import annotations
+import typing as _typing
 
-from typing import TYPE_CHECKING, Any
-
+from . import contract
 from ._async_session import AsyncSession, connect_async
 from ._auth import ClientCredentialsAuth
 from ._bench import BenchRun
@@ -25,6 +24,7 @@ from ._exceptions import (
     ApiTransportError,
     ArgumentError,
     BenchRefusedError,
+    ContractError,
     DailyPayError,
     DocumentError,
     FilterError,
@@ -41,8 +41,9 @@ from ._secret import Secret
 from ._session import Session, connect
 from ._token import Token
 from ._version import __version__
+from .contract import ContractWarning
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     import pandas as pd
 
     from . import sandbox
@@ -57,6 +58,8 @@ __all__ = [
     "BenchRefusedError",
     "BenchRun",
     "ClientCredentialsAuth",
+    "ContractError",
+    "ContractWarning",
     "DailyPayError",
     "DocumentError",
     "FilterError",
@@ -73,6 +76,7 @@ __all__ = [
     "__version__",
     "connect",
     "connect_async",
+    "contract",
     "form",
     "load_ipython_extension",
     "load_settings",
@@ -82,28 +86,28 @@ __all__ = [
 ]
 
 
-def form(settings: Settings | None = None, **kw: Any) -> TokenForm:
+def form(settings: "Settings | None" = None, **kw: _typing.Any) -> "TokenForm":
     """An ipywidgets form for the client-credentials flow (imports ipywidgets on first use)."""
     from .widgets import TokenForm
 
     return TokenForm(settings, **kw)
 
 
-def load_ipython_extension(ipython: Any) -> None:
+def load_ipython_extension(ipython: _typing.Any) -> None:
     """`%load_ext dailypay_nb`: registers `%dailypay` and `%%dailypay` (imports IPython only now)."""
     from ._magics import load_ipython_extension as load
 
     load(ipython)
 
 
-def operations() -> pd.DataFrame:
+def operations() -> "pd.DataFrame":
     """Every DailyPay operation this toolkit knows: helper, method, path, scopes, filters (a DataFrame)."""
     from ._explorer import operations_table
 
     return operations_table()
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     # The sandbox's server stack is imported only when it is first used.
     if name == "sandbox":
         import importlib

@@ -15,7 +15,7 @@ import json as _json
 import os
 import weakref
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
@@ -24,7 +24,7 @@ from ._config import Settings
 from ._curl import Sent
 from ._deadline import Deadline, guard
 from ._exceptions import ApiError, ApiTransportError, ArgumentError
-from ._flow import Answer, Call, Failure, masked_url
+from ._flow import Answer, Call, Failure, Outcome, masked_url
 from ._har import ExchangeStore
 from ._operations import OPERATIONS
 from ._provider import TokenProvider
@@ -39,6 +39,8 @@ from ._version import __version__
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ._contract_log import CallCheck
+
 __all__ = ["JSONAPI", "ApiCall", "SessionBase", "last_session", "remember"]
 
 JSONAPI = "application/vnd.api+json"
@@ -50,8 +52,9 @@ _NO_AUTH = httpx.Auth()
 #: answer was lost would be re-sent and end in a 404 for an account that was in fact deleted.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 _URL_CACHE_SIZE = 1024
-S = TypeVar("S", bound="SessionBase")
+S = TypeVar("S", bound="SessionBase[Any]")
 C = TypeVar("C", httpx.Client, httpx.AsyncClient)
+R = TypeVar("R")  # what a request returns: an ApiResponse (sync) or an awaitable of one (async)
 
 
 class ApiCall(Call[ApiResponse]):
@@ -59,7 +62,7 @@ class ApiCall(Call[ApiResponse]):
 
     def __init__(
         self,
-        session: SessionBase,
+        session: SessionBase[Any],
         request: httpx.Request,
         *,
         retry: bool | None,
@@ -83,9 +86,25 @@ class ApiCall(Call[ApiResponse]):
         self.environment = s.environment
         self.raise_for_status = raise_for_status
         self._statuses = RETRY_STATUSES | {409} if keyed else RETRY_STATUSES
+        #: The contract checks (`validate`): the request now, each answer as it comes.
+        self.contract: CallCheck | None = None
+        if s.validate:
+            from ._contract_log import CallCheck
+
+            self.contract = CallCheck(session._recorder, s.timings_buffer, s.validate == "strict", request)
 
     def retry_statuses(self) -> frozenset[int]:
         return self._statuses
+
+    def first(self, outcome: Outcome) -> bool:
+        if self.contract is not None:
+            self.contract.seen(outcome, self.request.extensions[META].get("row"))
+        return super().first(outcome)
+
+    def settle(self, outcome: Outcome | None) -> None:
+        if self.contract is not None and outcome is not None:
+            self.contract.seen(outcome, self.request.extensions[META].get("row"))
+        super().settle(outcome)
 
     def finish(self) -> ApiResponse:
         request, last = self.request, self.last
@@ -94,6 +113,8 @@ class ApiCall(Call[ApiResponse]):
         timing = dict(zip(COLUMNS, row, strict=True)) if row else None
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
         if isinstance(last, Failure):
+            if self.contract is not None:
+                self.contract.finish(None)
             raise ApiTransportError(
                 f"{request.method} {request.url.path}: {last.cause} "
                 f"({self.environment}, {request.url.host}){tries}",
@@ -119,10 +140,14 @@ class ApiCall(Call[ApiResponse]):
             self._exchanges.attach(row[0], b"", note="the card tokenizer's error answers are not kept")
         elif row:  # the body, for HAR export (the card tokenizer's answer is masked at once)
             self._exchanges.attach(row[0], result.body, sensitive=self.anonymous)
+        if self.contract is not None:
+            self.contract.finish(result)
         if refused := self.refused_retry():
-            raise result.error(note=refused)
+            raise result.to_error(note=refused)
         if self.raise_for_status:
             result.raise_for_status()
+        if self.contract is not None:
+            self.contract.enforce()  # strict: only an answer the call would return raises here
         return result
 
 
@@ -138,8 +163,8 @@ def _transport_hint(environment: str, failure: Failure) -> str:
     return "check DAILYPAY_API_URL, your network and proxy settings"
 
 
-class SessionBase:
-    """What sync and async sessions share: everything but sending."""
+class SessionBase(Generic[R]):
+    """What sync and async sessions share: everything but sending (`_drive`)."""
 
     _client: httpx.Client | httpx.AsyncClient
     _owns_client: bool
@@ -267,6 +292,17 @@ class SessionBase:
 
         return timing_summary(self.timings, by=by)
 
+    @property
+    def contract_violations(self) -> pd.DataFrame:
+        """Where requests and answers departed from the OpenAPI document (`validate=True`).
+
+        One row per violation (`dailypay_nb.contract.COLUMNS`); `seq` joins to `timings`.
+        Built from memory; empty when validation is off.
+        """
+        from ._contract_log import violations_frame
+
+        return violations_frame(self._recorder)
+
     def clear_timings(self) -> None:
         """Forget the recorded timings and the headers kept for HAR (tokens are kept)."""
         self._recorder.clear()
@@ -356,7 +392,11 @@ class SessionBase:
 
     # -- building requests -------------------------------------------------------------------
 
-    def _call(
+    def _drive(self, call: ApiCall) -> R:
+        """Run `call` through the shared flow: `run` (sync) or a coroutine of `arun` (async)."""
+        raise NotImplementedError
+
+    def request(
         self,
         method: str,
         path: str,
@@ -368,9 +408,22 @@ class SessionBase:
         retry: bool | None = None,
         raise_for_status: bool = True,
         deadline: float | None = None,
-    ) -> ApiCall:
+    ) -> R:
+        """Send one API request and return its `ApiResponse` (awaitable on an `AsyncSession`).
+
+        Retries 429/5xx answers and connection failures for GETs and for writes with an
+        `Idempotency-Key` (`retry=True` allows them for any request, `retry=False` for none),
+        all within `deadline` seconds (default `settings.deadline`). Raises `ApiError` for a
+        non-2xx answer unless `raise_for_status=False`, `ApiTransportError` when no answer came.
+        """
         request = self._build(method, path, params, json, headers, endpoint)
-        return ApiCall(self, request, retry=retry, raise_for_status=raise_for_status, deadline=deadline)
+        return self._drive(
+            ApiCall(self, request, retry=retry, raise_for_status=raise_for_status, deadline=deadline)
+        )
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> R:
+        """GET `path` (e.g. "/rest/jobs") and return an `ApiResponse` (awaitable on an `AsyncSession`)."""
+        return self.request("GET", path, params=params, **kw)
 
     def _build(
         self,
@@ -514,15 +567,15 @@ def _wire_json(value: Any) -> bytes:
 
 
 #: The session `dp.connect()` made last (for the IPython magics); held weakly.
-_LAST: list[weakref.ref[SessionBase]] = []
+_LAST: list[weakref.ref[SessionBase[Any]]] = []
 
 
-def remember(session: SessionBase) -> None:
+def remember(session: SessionBase[Any]) -> None:
     """Note `session` as the one the magics use by default."""
     _LAST[:] = [weakref.ref(session)]
 
 
-def last_session() -> SessionBase | None:
+def last_session() -> SessionBase[Any] | None:
     """The session `dp.connect()` made last, if it still exists."""
     return _LAST[0]() if _LAST else None
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import ApiError, ArgumentError, DocumentError
 from ._redact import REDACTOR
 from ._secret import MASK, Secret
+
+if TYPE_CHECKING:
+    from ._response import ApiResponse
 
 __all__ = ["card_body", "card_token_of", "scrub_card_error"]
 
@@ -37,13 +40,18 @@ def _secret_digits(name: str, value: object, lengths: range, what: str) -> Secre
             hint=f"pass {name} as text: {what}",
         )
     REDACTOR.add(secret)
-    text = secret.reveal()
-    if not _DIGITS.fullmatch(text) or len(text) not in lengths:
-        problem = (
-            "has characters other than digits" if not _DIGITS.fullmatch(text) else "has the wrong length"
-        )
+    problem = _digits_problem(secret, lengths)  # in a frame of its own: no plain value here
+    if problem:
         raise ArgumentError(f"{name} {problem}", hint=f"pass {what}")
     return secret if secret.label == name else Secret(secret, label=name)
+
+
+def _digits_problem(secret: Secret, lengths: range) -> str:
+    """What is wrong with the digits of `secret` ("" when nothing); never raises."""
+    text = secret.reveal()
+    if not _DIGITS.fullmatch(text):
+        return "has characters other than digits"
+    return "" if len(text) in lengths else "has the wrong length"
 
 
 def _text(name: str, value: object) -> str:
@@ -127,20 +135,28 @@ def _wrap_token(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return members
 
 
-def card_token_of(body: bytes, content_type: str) -> Secret:
-    """The `token` of a 200 answer, as a Secret registered with the redactor before anything else."""
+def card_token_of(response: ApiResponse) -> Secret:
+    """The `token` of a 200 answer, as a Secret registered with the redactor before anything else.
+
+    The answer's body is read in a frame of its own and never shown: whatever it holds may be a
+    token or card data.
+    """
+    token = _token_in(response.body)
+    if token is None:
+        raise DocumentError(
+            "createGenericCardToken answered 200 without a token: expected a JSON object with a "
+            f"string 'token' ({len(response.body)} bytes, {response.content_type or 'no content type'})"
+        )
+    return token
+
+
+def _token_in(body: bytes) -> Secret | None:
     try:
         data = json.loads(body, object_pairs_hook=_wrap_token)
     except (ValueError, RecursionError):
-        data = None
+        return None
     token = data.get("token") if isinstance(data, dict) else None
-    if isinstance(token, Secret) and token:
-        return token
-    # The body is not shown: whatever it holds may be card data.
-    raise DocumentError(
-        f"createGenericCardToken answered 200 without a token: expected a JSON object with a string "
-        f"'token' ({len(body)} bytes, {content_type or 'no content type'})"
-    )
+    return token if isinstance(token, Secret) and token else None
 
 
 def scrub_card_error(error: ApiError, cvv: Secret | None) -> ApiError:

@@ -506,8 +506,8 @@ class _Explorer(Generic[FrameT, DoneT, SecretT]):
 
         def token_of(response: ApiResponse) -> Secret:
             if not response.ok:
-                raise scrub_card_error(response.error(), code)
-            return card_token_of(response.body, response.content_type)
+                raise scrub_card_error(response.to_error(), code)
+            return card_token_of(response)
 
         plan = self._plan(
             "createGenericCardToken",

@@ -67,19 +67,26 @@ def _b64(text: str) -> tuple[str, ...]:
     return std, url, std.rstrip("="), url.rstrip("=")
 
 
-def wire_forms(value: str, client_id: str = "") -> frozenset[str]:
+#: A wire form and where the secret's own characters start in it: fragments wholly before that
+#: point are the client id of a plain `id:secret` pair, which is not secret and stays readable
+#: (its base64 form is masked whole: no one reads a client id out of base64).
+Form = tuple[str, int]
+
+
+def wire_forms(value: str, client_id: str = "") -> frozenset[Form]:
     """Every form in which `value` (and, with a client id, the Basic pair) can travel."""
-    forms = {value, html.escape(value), json.dumps(value)[1:-1], json.dumps(value)[1:-1].replace("/", "\\/")}
+    plain = {value, html.escape(value), json.dumps(value)[1:-1], json.dumps(value)[1:-1].replace("/", "\\/")}
     for encode in (lambda s: quote(s, safe=""), quote, quote_plus):
         once = encode(value)
         twice = encode(once)
-        forms |= {once, twice, _lower_hex(once), _lower_hex(twice)}
-    forms.update(_b64(value))
+        plain |= {once, twice, _lower_hex(once), _lower_hex(twice)}
+    plain.update(_b64(value))
+    forms = {(form, 0) for form in plain if form}
     if client_id:
-        for pair in (f"{quote_plus(client_id)}:{quote_plus(value)}", f"{client_id}:{value}"):
-            forms.add(pair)
-            forms.update(_b64(pair))
-    return frozenset(f for f in forms if f)
+        for prefix, secret in ((f"{quote_plus(client_id)}:", quote_plus(value)), (f"{client_id}:", value)):
+            forms.add((prefix + secret, len(prefix)))
+            forms.update((encoded, 0) for encoded in _b64(prefix + secret))  # opaque: masked whole
+    return frozenset(forms)
 
 
 class Redactor:
@@ -87,7 +94,7 @@ class Redactor:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
+        self._values: OrderedDict[tuple[str, str], frozenset[Form]] = OrderedDict()
         self._grams: dict[str, int] = {}  # fragment -> how many registered forms contain it
         self._short: re.Pattern[str] | None = None  # forms shorter than FRAGMENT, as whole words
         self._live: tuple[bytes, ...] = ()  # raw and JSON forms of the latest values, for bodies
@@ -109,10 +116,10 @@ class Redactor:
                 self._index(self._values.popitem(last=False)[1], -1)
             self._refresh()
 
-    def _index(self, forms: Iterable[str], delta: int) -> None:
+    def _index(self, forms: Iterable[Form], delta: int) -> None:
         grams = self._grams
-        for form in forms:
-            for i in range(len(form) - FRAGMENT + 1):
+        for form, start in forms:
+            for i in range(max(start - FRAGMENT + 1, 0), len(form) - FRAGMENT + 1):
                 gram = form[i : i + FRAGMENT]
                 count = grams.get(gram, 0) + delta
                 if count > 0:
@@ -121,7 +128,7 @@ class Redactor:
                     grams.pop(gram, None)
 
     def _refresh(self) -> None:
-        short = {f for forms in self._values.values() for f in forms if _SHORTEST <= len(f) < FRAGMENT}
+        short = {f for forms in self._values.values() for f, _ in forms if _SHORTEST <= len(f) < FRAGMENT}
         alternatives = "|".join(re.escape(f) for f in sorted(short, key=len, reverse=True))
         self._short = re.compile(rf"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])") if short else None
         latest = list(self._values)[-_LIVE:]

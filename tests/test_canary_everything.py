@@ -33,6 +33,7 @@ import pytest
 
 import dailypay_nb as dp
 
+pytestmark = pytest.mark.kernel
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT = "canary-client"
 SCOPES = "client:admin client:lookup health:read"
@@ -481,6 +482,7 @@ from urllib.parse import urlsplit as _urlsplit
 from dotenv import dotenv_values as _dotenv_values
 
 from dailypay_nb import sandbox as _sandbox
+
 
 _values = _dotenv_values(".env")
 _box = _sandbox.start(port=_urlsplit(_values["DAILYPAY_API_URL"]).port)

@@ -25,6 +25,7 @@ from _lab import isolated_jupyter_env, write_kernelspec
 
 from dailypay_nb.sandbox import DEMO_CLIENT_SECRET
 
+pytestmark = pytest.mark.kernel
 WRONG = "typed-wrong-7e1f0c"
 BROKEN = "typed-broken-91ab3d"
 LOST = "typed-lost-5c22e8"

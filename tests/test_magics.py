@@ -19,8 +19,6 @@ import pytest
 from _lab import KERNEL_NAME, isolated_jupyter_env, write_kernelspec
 from nbclient import NotebookClient
 
-pytestmark = pytest.mark.notebooks
-
 CARD_NUMBER = "4007581234567891"
 CVV = "846"
 DEMO_SECRET = "sandbox-secret-not-for-production"
@@ -153,6 +151,7 @@ def test_import_does_not_import_ipython() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+@pytest.mark.kernel
 def test_get_displays_and_returns_a_frame(executed: Any) -> None:
     cells, _, _ = executed
     assert "<table" in html_of(cells["get"])
@@ -160,6 +159,7 @@ def test_get_displays_and_returns_a_frame(executed: Any) -> None:
     assert text_of(cells["assign"]).split() == ["DataFrame", "3"]
 
 
+@pytest.mark.kernel
 def test_names_expand_in_the_line(executed: Any) -> None:
     cells, _, _ = executed
     html = html_of(cells["expand"])
@@ -167,6 +167,7 @@ def test_names_expand_in_the_line(executed: Any) -> None:
     assert "9558867f-5ba9-4faf-ba02-4204f7c1bd87" in html  # the sandbox's first person, seed 0
 
 
+@pytest.mark.kernel
 def test_scopes_are_checked_before_sending(executed: Any) -> None:
     """A client-credentials session asking for transfers: ScopeError, nothing sent."""
     cells, _, _ = executed
@@ -174,6 +175,7 @@ def test_scopes_are_checked_before_sending(executed: Any) -> None:
     assert text_of(cells["scope-sent"]).strip() == "sent: 0"
 
 
+@pytest.mark.kernel
 def test_token_and_timings(executed: Any) -> None:
     cells, _, _ = executed
     token = text_of(cells["token"])
@@ -186,6 +188,7 @@ def test_token_and_timings(executed: Any) -> None:
     assert "total_ms_p50" in html_of(cells["summary"])
 
 
+@pytest.mark.kernel
 def test_cell_body_with_expansions_posts_json(executed: Any) -> None:
     """%%dailypay POST /rest/transfers: a preview with the expanded amount and origin."""
     cells, _, _ = executed
@@ -196,6 +199,7 @@ def test_cell_body_with_expansions_posts_json(executed: Any) -> None:
     assert "NEXT_BUSINESS_DAY" in html
 
 
+@pytest.mark.kernel
 def test_card_token_and_card_account_through_magics(executed: Any) -> None:
     """The tokenizer's answer is a masked Secret, which fills the account body's token."""
     cells, _, _ = executed
@@ -209,6 +213,7 @@ def test_card_token_and_card_account_through_magics(executed: Any) -> None:
     assert "is a Secret" in error
 
 
+@pytest.mark.kernel
 def test_curl_har_and_help(executed: Any) -> None:
     cells, work, _ = executed
     curl = text_of(cells["curl"])
@@ -223,6 +228,7 @@ def test_curl_har_and_help(executed: Any) -> None:
     assert "%dailypay GET" in text_of(cells["help"])
 
 
+@pytest.mark.kernel
 def test_production_write_refused_nothing_sent(executed: Any) -> None:
     cells, _, _ = executed
     error = text_of(cells["refused"])
@@ -231,6 +237,7 @@ def test_production_write_refused_nothing_sent(executed: Any) -> None:
     assert text_of(cells["requests"]).strip() == "requests sent by prod: 0"
 
 
+@pytest.mark.kernel
 def test_no_output_leaks(executed: Any) -> None:
     """Outputs and metadata: no card number, CVV, card token, client secret or issued token."""
     _, _, outputs = executed
