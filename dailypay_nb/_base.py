@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json as _json
 import os
+import re
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -31,7 +32,7 @@ from ._provider import TokenProvider
 from ._redact import REDACTOR
 from ._response import ApiResponse
 from ._retry import RETRY_STATUSES
-from ._secret import Secret
+from ._secret import MASK, Secret
 from ._timings import COLUMNS, META, RecordingTransport, TimingRecorder
 from ._token import Token
 from ._version import __version__
@@ -82,6 +83,7 @@ class ApiCall(Call[ApiResponse]):
         self.request = request
         self.anonymous = bool(request.extensions[META].get("anonymous"))
         self.auth = _NO_AUTH if self.anonymous else session._auth
+        self._cvv = _cvv_pattern(request) if self.anonymous else None
         self._exchanges = session._exchanges
         self.environment = s.environment
         self.raise_for_status = raise_for_status
@@ -97,14 +99,29 @@ class ApiCall(Call[ApiResponse]):
         return self._statuses
 
     def first(self, outcome: Outcome) -> bool:
+        outcome = self._scrubbed(outcome)
         if self.contract is not None:
             self.contract.seen(outcome, self.request.extensions[META].get("row"))
         return super().first(outcome)
 
     def settle(self, outcome: Outcome | None) -> None:
+        if outcome is not None:
+            outcome = self._scrubbed(outcome)
         if self.contract is not None and outcome is not None:
             self.contract.seen(outcome, self.request.extensions[META].get("row"))
         super().settle(outcome)
+
+    def _scrubbed(self, outcome: Outcome) -> Outcome:
+        """The card tokenizer's answer with the CVV masked before anything reads it.
+
+        The redactor masks the card number (it is long) but cannot mask a three-digit code
+        everywhere without destroying ordinary text; here it is masked where it stands as a
+        number of its own in the one answer that could echo it.
+        """
+        if self._cvv is None or not isinstance(outcome, Answer):
+            return outcome
+        body = self._cvv.sub(MASK.encode(), outcome.body)
+        return outcome if body == outcome.body else Answer(outcome.response, body)
 
     def finish(self) -> ApiResponse:
         request, last = self.request, self.last
@@ -149,6 +166,17 @@ class ApiCall(Call[ApiResponse]):
         if self.contract is not None:
             self.contract.enforce()  # strict: only an answer the call would return raises here
         return result
+
+
+def _cvv_pattern(request: httpx.Request) -> re.Pattern[bytes] | None:
+    """The CVV of a card tokenizer request as a whole-number pattern, if the body has one."""
+    try:
+        value = _json.loads(request.content).get("cvv")
+    except (ValueError, AttributeError, httpx.RequestNotRead):
+        return None
+    if not isinstance(value, str) or not value.isdigit():
+        return None
+    return re.compile(rb"(?<![0-9A-Za-z])" + re.escape(value.encode()) + rb"(?![0-9A-Za-z])")
 
 
 def _transport_hint(environment: str, failure: Failure) -> str:

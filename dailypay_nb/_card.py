@@ -3,7 +3,8 @@
 Strictly private. The card number and CVV become `Secret`s the moment they arrive and are
 registered with the process redactor, so they stay masked in every repr, log and error; the
 JSON encoder of the request (`_base`) reveals them only into the bytes that go on the wire.
-A field that is wrong is named, never echoed: its value may be card data.
+A field that is wrong is named, never echoed: its value may be card data. (The CVV, too short
+for the redactor, is masked in the tokenizer's answers as they arrive: see `_base.ApiCall`.)
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import ApiError, ArgumentError, DocumentError
+from ._exceptions import ArgumentError, DocumentError
 from ._redact import REDACTOR
-from ._secret import MASK, Secret
+from ._secret import Secret
 
 if TYPE_CHECKING:
     from ._response import ApiResponse
 
-__all__ = ["card_body", "card_token_of", "scrub_card_error"]
+__all__ = ["card_body", "card_token_of"]
 
 _DIGITS = re.compile(r"[0-9]+")
 _LETTERS2 = re.compile(r"[A-Za-z]{2}")
@@ -157,42 +158,3 @@ def _token_in(body: bytes) -> Secret | None:
         return None
     token = data.get("token") if isinstance(data, dict) else None
     return token if isinstance(token, Secret) and token else None
-
-
-def scrub_card_error(error: ApiError, cvv: Secret | None) -> ApiError:
-    """`error` with the CVV masked wherever the server echoed it as a number of its own.
-
-    The redactor masks the card number (it is long); a CVV of three digits is too short for it
-    to mask everywhere without destroying ordinary text, so it is masked here, in the server's
-    words only (the status stays readable).
-    """
-    if cvv is None or not cvv:
-        return error
-    word = re.compile(rf"(?<![0-9A-Za-z]){re.escape(cvv.reveal())}(?![0-9A-Za-z])")
-    head, sep, rest = error.message.partition(f"→ {error.status}")
-
-    def scrub(value: Any) -> Any:
-        return word.sub(MASK, value) if isinstance(value, str) else value
-
-    return ApiError(
-        head + sep + word.sub(MASK, rest) if sep else word.sub(MASK, error.message),
-        status=error.status,
-        code=scrub(error.code),
-        detail=scrub(error.detail),
-        source=_tree(error.source, scrub),
-        request_id=error.request_id,
-        errors=_tree(error.errors, scrub),
-        timing=error.timing,
-        method=error.method,
-        url=error.url,
-        attempts=error.attempts,
-        hint=error.hint,
-    )
-
-
-def _tree(value: Any, scrub: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _tree(v, scrub) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_tree(v, scrub) for v in value]
-    return scrub(value)

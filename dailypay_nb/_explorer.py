@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
-from ._card import card_body, card_token_of, scrub_card_error
+from ._card import card_body, card_token_of
 from ._exceptions import SettingsError, WriteRefusedError
 from ._operations import OPERATIONS, ArgumentError, Operation, build_query, check_access
 from ._secret import Secret
@@ -130,8 +130,6 @@ class Plan(Generic[T]):
     json: dict[str, Any] | None
     headers: dict[str, str] | None
     transform: Callable[[ApiResponse], T]
-    #: False when `transform` reads error answers itself (the card tokenizer scrubs them).
-    raise_for_status: bool = True
 
     @property
     def method(self) -> str:
@@ -167,7 +165,6 @@ class _SyncHost(_Host, Protocol):
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         endpoint: str | None = None,
-        raise_for_status: bool = True,
     ) -> ApiResponse: ...
 
 
@@ -181,7 +178,6 @@ class _AsyncHost(_Host, Protocol):
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         endpoint: str | None = None,
-        raise_for_status: bool = True,
     ) -> ApiResponse: ...
 
 
@@ -278,7 +274,6 @@ class _Explorer(Generic[FrameT, DoneT, SecretT]):
         headers: dict[str, str] | None = None,
         allow_writes: bool = False,
         base: str = "",
-        raise_for_status: bool = True,
     ) -> Plan[T]:
         """Check everything that can be checked locally and return the request to send."""
         op = OPERATIONS[operation_id]
@@ -289,7 +284,7 @@ class _Explorer(Generic[FrameT, DoneT, SecretT]):
             check_access(op, host.token_kind, host.granted_scopes)
         path = base + op.format_path(resource_id)
         params = build_query(op, filters or {}, include)
-        return Plan(op, path, params or None, body, headers, transform, raise_for_status)
+        return Plan(op, path, params or None, body, headers, transform)
 
     # -- service and organizations -----------------------------------------------------------
 
@@ -501,21 +496,12 @@ class _Explorer(Generic[FrameT, DoneT, SecretT]):
             cvv=cvv,
             address_line_two=address_line_two,
         )
-        settings = cast(_Host, self).settings
-        code = body.get("cvv")
-
-        def token_of(response: ApiResponse) -> Secret:
-            if not response.ok:
-                raise scrub_card_error(response.to_error(), code)
-            return card_token_of(response)
-
         plan = self._plan(
             "createGenericCardToken",
-            token_of,
+            card_token_of,
             body=body,
             allow_writes=allow_writes,
-            base=_payments_url(settings),
-            raise_for_status=False,
+            base=_payments_url(cast(_Host, self).settings),
         )
         return self._run_secret(plan)
 
@@ -676,10 +662,6 @@ def _guard_write(op: Operation, settings: Settings, allow_writes: bool) -> None:
 # --- runners --------------------------------------------------------------------------------
 
 
-def _status_kw(plan: Plan[Any]) -> dict[str, bool]:
-    return {} if plan.raise_for_status else {"raise_for_status": False}
-
-
 class SyncExplorer(_Explorer["pd.DataFrame", None, Secret]):
     """The helpers for `Session`: each call sends the request and returns the value."""
 
@@ -693,7 +675,6 @@ class SyncExplorer(_Explorer["pd.DataFrame", None, Secret]):
             json=plan.json,
             headers=plan.headers,
             endpoint=plan.endpoint,
-            **_status_kw(plan),
         )
         return plan.transform(response)
 
@@ -720,7 +701,6 @@ class AsyncExplorer(_Explorer["Awaitable[pd.DataFrame]", "Awaitable[None]", "Awa
             json=plan.json,
             headers=plan.headers,
             endpoint=plan.endpoint,
-            **_status_kw(plan),
         )
         return plan.transform(response)
 

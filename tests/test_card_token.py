@@ -330,3 +330,23 @@ def test_request_accepts_the_payments_host_and_still_refuses_others(sandbox: Any
     assert response.endpoint == "/cards/generic"
     with pytest.raises(dp.ApiError, match="not this session's API"):
         session.get("http://127.0.0.2:1/rest/jobs")
+
+
+def test_a_cvv_echoed_by_the_server_is_masked_in_every_sink_with_validation_on(
+    fresh_sandbox: Any, connect_to: Any, card: dict[str, str], recwarn: pytest.WarningsRecorder
+) -> None:
+    """The redactor cannot mask a 3-digit CVV everywhere, so the tokenizer's answer has it masked
+    on arrival: the error, the contract log and its warning (validate=True) never show it."""
+    session = connect_to(fresh_sandbox, validate=True)
+    echo = f"card {card['card_number']} with cvv {card['cvv']} declined"
+    fresh_sandbox.inject(
+        "/v2/cards/generic", status=400, body={"error": "invalid_request", "error_description": echo}
+    )
+    with pytest.raises(dp.ApiError) as caught:
+        session.create_card_token(**card)
+    assert f"cvv {dp._secret.MASK}" in caught.value.message
+    texts = [str(caught.value), repr(vars(caught.value)), session.contract_violations.to_string()]
+    texts += [str(w.message) for w in recwarn]
+    assert any("not a documented status" in t for t in texts)  # the contract log saw the answer
+    for text in texts:
+        assert leaks(text, card, None) == [], text
