@@ -19,7 +19,6 @@ from urllib.parse import quote
 import jsonschema
 import pandas as pd
 import pytest
-import stamina
 from haralyzer import HarParser
 
 import dailypay_nb as dp
@@ -267,31 +266,28 @@ def test_the_schema_catches_what_the_spec_forbids() -> None:
 
 @pytest.fixture
 def traced(fresh_sandbox: Any, connect_to: Any) -> Any:
-    """A session with token requests, API calls, a retried call, a failed one and a bench run."""
-    stamina.set_testing(True, attempts=3)
-    try:
-        session = connect_to(fresh_sandbox, retry_attempts=3)
-        session.health()
-        session.organizations()
-        session.jobs(person_id=fresh_sandbox.data.person_id)
-        fresh_sandbox.inject("/rest/health", status=503, times=1)
-        session.get("/rest/health")  # 503, then 200
-        fresh_sandbox.inject("/rest/people", drop=True, times=3)
-        with pytest.raises(dp.ApiTransportError):
-            session.get(f"/rest/people/{fresh_sandbox.data.person_id}")
-        fresh_sandbox.clear_faults()
-        run = session.bench("/rest/health", n=6, concurrency=2, warmup=1, progress=False)
-        session.run_id = run.run_id
-        user = dp.sandbox.as_user(session)
-        user.create_transfer(
-            amount=500,
-            origin_id=fresh_sandbox.data.earnings_account_id(),
-            schedule="NEXT_BUSINESS_DAY",
-            preview=True,
-        )
-        yield session
-    finally:
-        stamina.set_testing(False)
+    """A session with token requests, API calls, a retried call, a failed one and a bench run
+    (retries without waiting: the suite runs in stamina's testing mode)."""
+    session = connect_to(fresh_sandbox, retry_attempts=3)
+    session.health()
+    session.organizations()
+    session.jobs(person_id=fresh_sandbox.data.person_id)
+    fresh_sandbox.inject("/rest/health", status=503, times=1)
+    session.get("/rest/health")  # 503, then 200
+    fresh_sandbox.inject("/rest/people", drop=True, times=3)
+    with pytest.raises(dp.ApiTransportError):
+        session.get(f"/rest/people/{fresh_sandbox.data.person_id}")
+    fresh_sandbox.clear_faults()
+    run = session.bench("/rest/health", n=6, concurrency=2, warmup=1, progress=False)
+    session.run_id = run.run_id
+    user = dp.sandbox.as_user(session)
+    user.create_transfer(
+        amount=500,
+        origin_id=fresh_sandbox.data.earnings_account_id(),
+        schedule="NEXT_BUSINESS_DAY",
+        preview=True,
+    )
+    return session
 
 
 def test_export_validates_against_har_1_2(traced: Any) -> None:
