@@ -383,17 +383,18 @@ class SessionBase(Generic[R]):
 
         token = check_variable("token", token)
         client_secret = check_variable("client_secret", client_secret)
-        rows = self._recorder.rows()
+        frame = self.timings
         if seq is not None:
-            rows = [r for r in rows if r[0] == seq]
-        if not rows:
+            frame = frame[frame["seq"] == seq]
+        if frame.empty:
             raise ArgumentError(
                 "no recorded exchange" + (f" with seq {seq}" if seq is not None else " yet"),
                 hint="look up seq in session.timings",
             )
-        row = rows[-1]
+        row = frame.iloc[-1]
+        number = int(row["seq"])
         s = self.settings
-        if row[2] == "token":
+        if row["kind"] == "token":
             return token_command(
                 token_url=s.token_url or "",
                 client_id=s.client_id,
@@ -401,18 +402,18 @@ class SessionBase(Generic[R]):
                 basic=s.token_auth_method == "client_secret_basic",
                 client_secret=client_secret,
             )
-        held = self._exchanges.get(row[0])
+        held = self._exchanges.get(number)
         if held is None:
             raise ArgumentError(
-                f"exchange {row[0]} is older than the ones whose headers are kept",
+                f"exchange {number} is older than the ones whose headers are kept",
                 hint="use ApiResponse.to_curl() on the response you kept",
             )
         if held.request_body_size and held.request_body is None:
-            raise ArgumentError(f"exchange {row[0]}: its request body was not kept")
+            raise ArgumentError(f"exchange {number}: its request body was not kept")
         named = {name.lower() for name, _ in held.request_headers}
         return render(
-            row[3],
-            row[5],
+            str(row["method"]),
+            str(row["url"]),
             held.request_headers,
             held.request_body,
             token=token if "authorization" in named else None,
