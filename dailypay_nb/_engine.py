@@ -59,11 +59,12 @@ _NAN = float("nan")
 class _Marks:
     """perf_counter stamps of one exchange (0.0: did not happen)."""
 
-    __slots__ = ("connect", "connected", "headers", "send", "sent", "t0", "tls")
+    __slots__ = ("connect", "connected", "headers", "send", "sent", "t0", "tls", "transport")
 
     def __init__(self, t0: float) -> None:
         self.t0 = t0
         self.connect = self.connected = self.tls = self.send = self.sent = self.headers = 0.0
+        self.transport: Any = None  # the connection's, for `on_exchange` (who answered)
 
 
 _MARKS: contextvars.ContextVar[_Marks | None] = contextvars.ContextVar("dailypay_nb_marks", default=None)
@@ -122,6 +123,7 @@ class _TimedRequest(aiohttp.ClientRequest):
         marks = _MARKS.get()
         if marks is not None:
             marks.send = time.perf_counter()
+            marks.transport = conn.transport
         response = await super().send(conn)
         if marks is not None:
             marks.sent = time.perf_counter()
@@ -135,6 +137,19 @@ class _TimedResponse(aiohttp.ClientResponse):
         if marks is not None:
             marks.headers = time.perf_counter()
         return response
+
+
+class _Peer:
+    """The two ends of the connection an answer came on, as httpcore's network stream tells them."""
+
+    __slots__ = ("__weakref__", "client_addr", "server_addr")
+
+    def __init__(self, server_addr: Any, client_addr: Any) -> None:
+        self.server_addr = server_addr
+        self.client_addr = client_addr
+
+    def get_extra_info(self, info: str) -> Any:
+        return getattr(self, info, None) if info in ("server_addr", "client_addr") else None
 
 
 def _span(a: float, b: float) -> float:
@@ -248,6 +263,7 @@ class AiohttpEngine:
         request_id: str | None = None
         error: str | None = None
         response: aiohttp.ClientResponse | None = None
+        peer: _Peer | None = None
         headers = {**self.headers, "Authorization": authorization}
         try:
             left = deadline.remaining()
@@ -321,6 +337,9 @@ class AiohttpEngine:
         record = self.recorder.append(row)
         hook = self.recorder.on_exchange
         if hook is not None:
+            transport = marks.transport  # asyncio keeps the addresses after the socket closes
+            if transport is not None:
+                peer = _Peer(transport.get_extra_info("peername"), transport.get_extra_info("sockname"))
             sent = httpx.Request("GET", self.shown_url, headers=headers)
             answer = None
             if response is not None:
@@ -328,7 +347,10 @@ class AiohttpEngine:
                     response.status,
                     headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
                     request=sent,
-                    extensions={"http_version": f"HTTP/{response.version}".encode()},
+                    extensions={
+                        "http_version": f"HTTP/{response.version}".encode(),
+                        **({"network_stream": peer} if peer is not None else {}),
+                    },
                 )
             hook(record, sent, answer)
         return status

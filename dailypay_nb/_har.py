@@ -562,6 +562,8 @@ def _entry(row: Mapping[str, Any], held: Held | None, bodies: bool) -> dict[str,
         "server_request_id": _nullable(row["server_request_id"]),
         "error": error,
         "unknown": unknown,
+        "scheduled_at": _iso(row["scheduled_at"]),
+        "latency_ms": _number(row["latency_ms"]),
     }
     return entry
 
@@ -699,6 +701,9 @@ def _row(index: int, entry: Any) -> dict[str, Any]:
         "server_request_id": None if request_id is None else REDACTOR.redact(request_id, limit=100),
         "error": None if error is None else REDACTOR.redact(error, limit=160),
         "run_id": ext.get("run_id"),
+        # no schedule in a HAR of another tool: the intended start is the start, latency the time
+        "scheduled_at": str(ext.get("scheduled_at") or entry.get("startedDateTime", "")),
+        "latency_ms": ext.get("latency_ms", total if total is not None and total >= 0 else None),
     }
 
 
@@ -718,20 +723,20 @@ def read_har(source: Mapping[str, Any] | str | os.PathLike[str]) -> pd.DataFrame
     from ._timings import COLUMNS
 
     rows = [_row(i, entry) for i, entry in enumerate(_load(source))]
-    try:
-        stamps = pd.to_datetime(
-            pd.Series([r["started_at"] for r in rows], dtype="object"), utc=True, format="ISO8601"
-        )
-    except (ValueError, TypeError) as exc:
-        problem = REDACTOR.redact(exc, limit=120)
-        raise DocumentError(f"a startedDateTime is not an ISO 8601 date: {problem}") from None
-    epochs = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().tolist()
+    dates = {}
+    for column in ("started_at", "scheduled_at"):
+        try:
+            dates[column] = pd.to_datetime(
+                pd.Series([r[column] for r in rows], dtype="object"), utc=True, format="ISO8601"
+            )
+        except (ValueError, TypeError) as exc:
+            problem = REDACTOR.redact(exc, limit=120)
+            raise DocumentError(f"a startedDateTime is not an ISO 8601 date: {problem}") from None
+    epochs = {c: (d - pd.Timestamp(0, tz="UTC")).dt.total_seconds().tolist() for c, d in dates.items()}
     frame = timings_frame(
-        [
-            tuple(epoch if c == "started_at" else r[c] for c in COLUMNS)
-            for r, epoch in zip(rows, epochs, strict=True)
-        ]
+        [tuple(epochs[c][i] if c in epochs else r[c] for c in COLUMNS) for i, r in enumerate(rows)]
     )
-    # The epoch floats set the column's type as for a session; the dates themselves are exact.
-    frame["started_at"] = stamps.astype(frame["started_at"].dtype).array
+    # The epoch floats set the columns' type as for a session; the dates themselves are exact.
+    for column, stamps in dates.items():
+        frame[column] = stamps.astype(frame[column].dtype).array
     return frame

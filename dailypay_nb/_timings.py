@@ -258,7 +258,9 @@ class TimingRecorder:
         #: details that do not belong in a timing row (headers, for HAR) are kept, if anyone asks.
         #: `row` is a `TimingRow`; the aiohttp engine of `bench` hands httpx equivalents of its
         #: request and response.
-        self.on_exchange: Callable[[TimingRow, httpx.Request, httpx.Response | None], None] | None = None
+        self.on_exchange: Callable[[tuple[Any, ...], httpx.Request, httpx.Response | None], None] | None = (
+            None
+        )
         self._endpoints: dict[tuple[str, str], str | None] = {}
         self._reset()
 
