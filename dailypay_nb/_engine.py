@@ -36,7 +36,7 @@ import os
 import ssl
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -139,6 +139,23 @@ class _TimedResponse(aiohttp.ClientResponse):
         return response
 
 
+_HTTP_VERSIONS: dict[Any, bytes] = {(1, 0): b"HTTP/1.0", (1, 1): b"HTTP/1.1"}
+
+
+class _NoBody(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """The body of a response handed to the hook: aiohttp has read it; nothing to iterate."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in ():
+            yield chunk
+
+
+_NO_BODY = _NoBody()
+
+
 class _Peer:
     """The two ends of the connection an answer came on, as httpcore's network stream tells them."""
 
@@ -192,6 +209,8 @@ class AiohttpEngine:
         request = session._build("GET", path, params, None, None, None)
         self.url = URL(str(request.url), encoded=True)
         self.shown_url = str(request.url)
+        self.httpx_url = request.url  # for the hook's requests: parsed once, not per exchange
+        self._hook_request: tuple[str, httpx.Request] | None = None
         self.method = "GET"
         self.endpoint: str = request.extensions["dailypay_nb"].get("endpoint") or session._recorder.template(
             "GET", request.url.path
@@ -231,6 +250,17 @@ class AiohttpEngine:
             return "Bearer " + self.user_token.reveal(), None
         token = self.provider.cached()
         return (token.authorization(), token) if token is not None else ("", None)
+
+    def _sent(self, authorization: str, headers: dict[str, str]) -> httpx.Request:
+        """The request as httpx would hold it, for the hook: every exchange of a run sends the same
+        one (same method, URL and headers), so one object per token serves them all (read-only)."""
+        cached = self._hook_request
+        if cached is None or cached[0] != authorization:
+            cached = self._hook_request = (
+                authorization,
+                httpx.Request("GET", self.httpx_url, headers=headers),
+            )
+        return cached[1]
 
     async def call(self, scheduled: tuple[float, float] | None = None) -> int | None:
         """One GET (and one more after a 401 with a client token); returns the last status."""
@@ -340,15 +370,16 @@ class AiohttpEngine:
             transport = marks.transport  # asyncio keeps the addresses after the socket closes
             if transport is not None:
                 peer = _Peer(transport.get_extra_info("peername"), transport.get_extra_info("sockname"))
-            sent = httpx.Request("GET", self.shown_url, headers=headers)
+            sent = self._sent(authorization, headers)
             answer = None
             if response is not None:
                 answer = httpx.Response(
                     response.status,
-                    headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
+                    headers=list(response.raw_headers),
+                    stream=_NO_BODY,  # read already: httpx would otherwise decode an empty body
                     request=sent,
                     extensions={
-                        "http_version": f"HTTP/{response.version}".encode(),
+                        "http_version": _HTTP_VERSIONS.get(response.version, b"HTTP/1.1"),
                         **({"network_stream": peer} if peer is not None else {}),
                     },
                 )
