@@ -149,7 +149,8 @@ class _NoBody(httpx.SyncByteStream, httpx.AsyncByteStream):
         return iter(())
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in ():
+        nothing: tuple[bytes, ...] = ()
+        for chunk in nothing:
             yield chunk
 
 
