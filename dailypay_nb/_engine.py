@@ -8,7 +8,7 @@ aiohttp (about 10× less CPU per request) while keeping what the session guarant
   token and one more attempt after a 401, as `ClientCredentialsAuth` does), or the user token;
 - the origin check: the path is resolved by the session, which refuses other hosts;
 - deadlines: each call gets a `Deadline(settings.deadline)`; aiohttp's total timeout is what
-  remains of it and `settings.timeout` bounds each connect and read, as in httpx;
+  remains of it (so a stalled read ends there) and `settings.timeout` bounds each connect;
 - the response size limit (`max_response_bytes`, after decompression);
 - redaction: the server's X-Request-Id and every error text go through `_redact`;
 - the timing row: the same `COLUMNS`, with the same phase boundaries as `_timings`:
@@ -212,6 +212,8 @@ class AiohttpEngine:
         self.shown_url = str(request.url)
         self.httpx_url = request.url  # for the hook's requests: parsed once, not per exchange
         self._hook_request: tuple[str, httpx.Request] | None = None
+        self._with_token: tuple[str, dict[str, str]] | None = None
+        self._full = (s.deadline, aiohttp.ClientTimeout(total=s.deadline, sock_connect=s.timeout))
         self.method = "GET"
         self.endpoint: str = request.extensions["dailypay_nb"].get("endpoint") or session._recorder.template(
             "GET", request.url.path
@@ -252,6 +254,20 @@ class AiohttpEngine:
         token = self.provider.cached()
         return (token.authorization(), token) if token is not None else ("", None)
 
+    def _headers_with(self, authorization: str) -> dict[str, str]:
+        """The request headers with this token (one dict per token: aiohttp copies it per request)."""
+        cached = self._with_token
+        if cached is None or cached[0] != authorization:
+            cached = self._with_token = (authorization, {**self.headers, "Authorization": authorization})
+        return cached[1]
+
+    def _timeout(self, left: float) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts for what remains of the deadline; a first attempt has nearly all of it,
+        so its object is made once. (One timer a request: a stalled read ends at the deadline.)"""
+        if left >= self._full[0] - 0.001:
+            return self._full[1]
+        return aiohttp.ClientTimeout(total=left, sock_connect=self.settings.timeout)
+
     def _sent(self, authorization: str, headers: dict[str, str]) -> httpx.Request:
         """The request as httpx would hold it, for the hook: every exchange of a run sends the same
         one (same method, URL and headers), so one object per token serves them all (read-only)."""
@@ -285,7 +301,6 @@ class AiohttpEngine:
     async def _exchange(
         self, authorization: str, attempt: int, scheduled: tuple[float, float], deadline: Deadline
     ) -> int | None:
-        s = self.settings
         wall = time.time()
         marks = _Marks(time.perf_counter())
         reset = _MARKS.set(marks)
@@ -295,7 +310,7 @@ class AiohttpEngine:
         error: str | None = None
         response: aiohttp.ClientResponse | None = None
         peer: _Peer | None = None
-        headers = {**self.headers, "Authorization": authorization}
+        headers = self._headers_with(authorization)
         try:
             left = deadline.remaining()
             if left <= 0:
@@ -306,7 +321,7 @@ class AiohttpEngine:
                 headers=headers,
                 allow_redirects=False,
                 proxy=self.proxy,
-                timeout=aiohttp.ClientTimeout(total=left, sock_connect=s.timeout, sock_read=s.timeout),
+                timeout=self._timeout(left),
             )
             status = response.status
             raw_id = ", ".join(response.headers.getall("X-Request-Id", ()))  # as httpx joins them
