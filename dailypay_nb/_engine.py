@@ -31,6 +31,7 @@ variable, so no aiohttp `TraceConfig` (about 12 µs a request) is needed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import os
 import ssl
@@ -213,6 +214,8 @@ class AiohttpEngine:
         self.httpx_url = request.url  # for the hook's requests: parsed once, not per exchange
         self._hook_request: tuple[str, httpx.Request] | None = None
         self._with_token: tuple[str, dict[str, str]] | None = None
+        self._peers: weakref.WeakKeyDictionary[Any, _Peer] = weakref.WeakKeyDictionary()
+        self._token: tuple[float, str, Any] | None = None  # (ask again after, header, token)
         self._full = (s.deadline, aiohttp.ClientTimeout(total=s.deadline, sock_connect=s.timeout))
         self.method = "GET"
         self.endpoint: str = request.extensions["dailypay_nb"].get("endpoint") or session._recorder.template(
@@ -251,8 +254,16 @@ class AiohttpEngine:
     def _authorization(self) -> tuple[str, Any]:
         if self.user_token is not None:
             return "Bearer " + self.user_token.reveal(), None
+        now = time.monotonic()
+        held = self._token
+        if held is not None and now < held[0]:  # asked the cache less than 50 ms ago
+            return held[1], held[2]
         token = self.provider.cached()
-        return (token.authorization(), token) if token is not None else ("", None)
+        if token is None:
+            self._token = None
+            return "", None
+        self._token = (now + 0.05, token.authorization(), token)
+        return self._token[1], token
 
     def _headers_with(self, authorization: str) -> dict[str, str]:
         """The request headers with this token (one dict per token: aiohttp copies it per request)."""
@@ -267,6 +278,18 @@ class AiohttpEngine:
         if left >= self._full[0] - 0.001:
             return self._full[1]
         return aiohttp.ClientTimeout(total=left, sock_connect=self.settings.timeout)
+
+    def _peer(self, transport: Any) -> _Peer:
+        """One `_Peer` per connection, so the hook can remember it by identity."""
+        try:
+            peer = self._peers.get(transport)
+        except TypeError:  # a transport that cannot be weakly referenced
+            peer = None
+        if peer is None:
+            peer = _Peer(transport.get_extra_info("peername"), transport.get_extra_info("sockname"))
+            with contextlib.suppress(TypeError):
+                self._peers[transport] = peer
+        return peer
 
     def _sent(self, authorization: str, headers: dict[str, str]) -> httpx.Request:
         """The request as httpx would hold it, for the hook: every exchange of a run sends the same
@@ -295,6 +318,7 @@ class AiohttpEngine:
             status = await self._exchange(authorization, attempt, scheduled, deadline)
             if status == 401 and attempt == 1 and token is not None:
                 self.provider.invalidate(token)
+                self._token = None
                 continue
             return status
 
@@ -385,7 +409,7 @@ class AiohttpEngine:
         if hook is not None:
             transport = marks.transport  # asyncio keeps the addresses after the socket closes
             if transport is not None:
-                peer = _Peer(transport.get_extra_info("peername"), transport.get_extra_info("sockname"))
+                peer = self._peer(transport)
             sent = self._sent(authorization, headers)
             answer = None
             if response is not None:
