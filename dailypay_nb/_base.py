@@ -309,7 +309,8 @@ class SessionBase:
         try:
             url = self._client.build_request(method, path).url
         except (httpx.InvalidURL, ValueError) as exc:
-            problem = REDACTOR.redact(exc, limit=120)
+            # A parser's message may quote any part of the URL: with an @, a password's.
+            problem = "it has an '@' (no user:password@)" if "@" in path else REDACTOR.redact(exc, limit=120)
         else:
             problem = ""
         if problem:
