@@ -217,6 +217,13 @@ def notebook_batch(url: str, out: Path) -> None:
     from nbclient import NotebookClient
 
     class Recording(NotebookClient):  # type: ignore[misc]
+        async def async_execute_cell(
+            self, cell: Any, cell_index: int, execution_count: Any = None, **_: Any
+        ) -> Any:
+            # Without history, IPython formats each Verbose traceback once (shown) instead of twice
+            # (shown, and again for its history): half the kernel's time; nothing shown changes.
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history=False)
+
         def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
             iopub.write(
                 json.dumps({"cell": cell_index, "msg_type": msg["msg_type"], "content": msg["content"]})

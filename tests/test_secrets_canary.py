@@ -24,6 +24,7 @@ import os
 import pickle
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import uuid
@@ -62,7 +63,7 @@ def add_tokens(a: Artefacts, *tokens: str) -> None:
         a.needles.add(token, f"token {dp.Secret(token).fingerprint}", fragment=16)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def canary() -> str:
     return "canary-" + secrets.token_hex(16)
 
@@ -411,6 +412,7 @@ def finish_cli(a: Artefacts, procs: list[tuple[list[str], subprocess.Popen[str]]
 
 
 def test_canary_everything(
+    tutorials: Tutorials,  # started first: the tutorials run while this does
     box: tuple[Any, list[str]],
     canary: str,
     capfd: pytest.CaptureFixture[str],
@@ -494,36 +496,76 @@ del _values, _urlsplit, _dotenv_values, _sandbox, _os
 """
 
 
+class Tutorials:
+    """Every tutorial executed by `jupyter-execute` in a process of its own (they run while the
+    rest of this module does), each from a folder whose `.env` holds the canary, its sandbox hosted
+    by the kernel (as one a user starts), recording the tokens it issues."""
+
+    def __init__(self, canary: str, base: Path) -> None:
+        from _lab import KERNEL_NAME, free_port, isolated_jupyter_env, write_kernelspec
+        from test_notebooks import write_env
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DAILYPAY_")}
+        env |= isolated_jupyter_env(base / "jupyter")
+        write_kernelspec(Path(env["JUPYTER_DATA_DIR"]))
+        startup = Path(env["IPYTHONDIR"]) / "profile_default" / "startup" / "00-canary.py"
+        startup.parent.mkdir(parents=True, exist_ok=True)
+        startup.write_text(KERNEL_STARTUP)
+        execute = str(Path(sys.executable).parent / "jupyter-execute")
+        self.runs: dict[str, tuple[Path, subprocess.Popen[str]]] = {}
+        for path in NOTEBOOKS:
+            work = base / path.stem
+            work.mkdir()
+            write_env(work, free_port(), canary)
+            shutil.copy(path, work / path.name)
+            proc = subprocess.Popen(
+                [execute, "--inplace", f"--kernel_name={KERNEL_NAME}", "--timeout=120", path.name],
+                cwd=work,
+                env=env | {"DPNB_CANARY_TOKENS": str(work / "tokens.txt")},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            self.runs[path.stem] = (work, proc)
+
+    def result(self, stem: str) -> tuple[Any, list[str]]:
+        """The executed notebook and the tokens its kernel's sandbox issued (waits for it)."""
+        import nbformat
+
+        work, proc = self.runs[stem]
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f"{stem}: jupyter-execute failed: {err[-3000:]}"
+        tokens = work / "tokens.txt"
+        issued = [line for line in tokens.read_text().split() if line] if tokens.exists() else []
+        return nbformat.read(work / f"{stem}.ipynb", as_version=4), issued
+
+    def stop(self) -> None:
+        for _, proc in self.runs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def tutorials(canary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tutorials]:
+    running = Tutorials(canary, tmp_path_factory.mktemp("tutorials"))
+    yield running
+    running.stop()
+
+
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_notebook_from_a_canary_env(
-    path: Path, canary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A tutorial run from a `.env` holding the canary (its sandbox hosted by the kernel, as one a
-    user starts): its checked cells pass, and neither the saved notebook (outputs, widget state) nor
-    any IOPub output holds the canary or a token the kernel's sandbox issued."""
+def test_notebook_from_a_canary_env(path: Path, canary: str, tutorials: Tutorials) -> None:
+    """A tutorial run from a `.env` holding the canary: its checked cells pass, and the saved
+    notebook (outputs, widget state) holds neither the canary nor a token the kernel's sandbox issued."""
     import nbformat
-    from _lab import free_port, isolated_jupyter_env, write_kernelspec
-    from test_notebooks import check_executed, execute, write_env
+    from test_notebooks import check_executed
 
-    for key, value in isolated_jupyter_env(tmp_path / "jupyter").items():
-        monkeypatch.setenv(key, value)
-    write_kernelspec(tmp_path / "jupyter" / "data")
-    startup = tmp_path / "jupyter" / "ipython" / "profile_default" / "startup" / "00-canary.py"
-    startup.parent.mkdir(parents=True, exist_ok=True)
-    startup.write_text(KERNEL_STARTUP)
-    tokens_file = tmp_path / "kernel-tokens.txt"
-    monkeypatch.setenv("DPNB_CANARY_TOKENS", str(tokens_file))
-    work = tmp_path / "work"
-    work.mkdir()
-    write_env(work, free_port(), canary)
-
-    nb, seconds = execute(path, work)
-    print(f"{path.name}: {seconds:.1f} s (.env with the canary)")
+    nb, issued = tutorials.result(path.stem)
     check_executed(nb, path.name)
     text = nbformat.writes(nb)
-    assert CLIENT in text if path.stem in ("01_quickstart", "04_going_to_uat") else True  # names the client
-    issued = [line for line in tokens_file.read_text().split() if line] if tokens_file.exists() else []
+    if path.stem in ("01_quickstart", "04_going_to_uat"):
+        assert CLIENT in text  # the client named by the .env
     assert issued, "the kernel's sandbox issued no token: nothing was there to leak"
     a = artefacts(canary)
     add_tokens(a, *issued)
