@@ -110,6 +110,8 @@ def _transport_hint(environment: str, failure: Failure) -> str:
         return "the server is slow or stalled; raise DAILYPAY_DEADLINE (or pass deadline=) if it is just slow"
     if "max_response_bytes" in failure.cause:
         return "raise DAILYPAY_MAX_RESPONSE_BYTES if the answer is legitimately this large"
+    if "could not be sent as HTTP" in failure.cause:
+        return "a header you passed has a newline, NUL or other character HTTP does not allow"
     if environment == "sandbox":
         return (
             "is the sandbox running? (dailypay-nb sandbox, or connect() with no settings for an embedded one)"

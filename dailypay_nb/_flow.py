@@ -30,6 +30,7 @@ _CAUSES: tuple[tuple[type[Exception], str], ...] = (
     (httpx.WriteTimeout, "timed out sending the request"),
     (httpx.PoolTimeout, "timed out waiting for a free connection"),
     (httpx.RemoteProtocolError, "connection dropped, or the answer was not valid HTTP"),
+    (httpx.LocalProtocolError, "the request could not be sent as HTTP (a header value is not allowed)"),
     (httpx.DecodingError, "the response body could not be decoded"),
     (httpx.UnsupportedProtocol, "the URL's scheme is not supported"),
 )
@@ -50,7 +51,10 @@ def _cause(exc: httpx.RequestError) -> tuple[str, bool]:
         if isinstance(exc, kind):
             if isinstance(exc, httpx.TimeoutException):
                 words = words.replace("timed out", f"timed out after {_timeout(exc)}")
-            return words, not isinstance(exc, (httpx.DecodingError, httpx.UnsupportedProtocol))
+            # Sending the same request again cannot help when it is the request that is wrong.
+            return words, not isinstance(
+                exc, (httpx.DecodingError, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+            )
     return type(exc).__name__, isinstance(exc, httpx.TransportError)
 
 

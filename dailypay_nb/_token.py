@@ -21,7 +21,7 @@ from ._exceptions import TokenError
 from ._redact import REDACTOR, Redacted, redact_tree
 from ._secret import Secret
 
-__all__ = ["MAX_TTL", "SECRET_MEMBERS", "Token", "parse_token_body"]
+__all__ = ["MAX_TTL", "SECRET_MEMBERS", "Token", "parse_token_body", "usable"]
 
 #: Longest lifetime we believe; a larger `expires_in` is clamped to it.
 MAX_TTL = 365 * 24 * 3600.0
@@ -62,7 +62,8 @@ def parse_token_body(body: bytes) -> Any:
     return data if isinstance(data, _Members) else redact_tree(data, limit=None)
 
 
-def _usable(secret: Secret) -> bool:
+def usable(secret: Secret) -> bool:
+    """True when the token can travel in an Authorization header (visible ASCII, no spaces)."""
     return _USABLE.fullmatch(secret.reveal()) is not None
 
 
@@ -177,7 +178,7 @@ class Token:
                 status=status,
                 hint="the endpoint answered 200 without a token; check DAILYPAY_TOKEN_URL",
             )
-        if not _usable(access):
+        if not usable(access):
             raise TokenError(
                 f"token response has an access_token with spaces or control characters ({access.masked})",
                 status=status,

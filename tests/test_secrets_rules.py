@@ -37,6 +37,7 @@ SECRET = new_secret()
 #: A URL password (module-level: a test frame holding it in a local would be found by the scan of
 #: its own traceback, which shows the locals of every frame, the test's included).
 PASSWORD = "pw:" + secrets.token_urlsafe(12)
+USER_TOKEN = "usr/" + secrets.token_urlsafe(9) + "\x07" + secrets.token_urlsafe(9)
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +184,32 @@ def test_token_with_a_control_character_is_refused_once(echo: EchoServer) -> Non
         assert len(session.timings) == 1
         texts = {"timings.csv": session.timings.to_csv(), "timings.html": session.timings.to_html()}
     scanned(info.value, extra=texts, values=(echo.issued[-1],))
+
+
+def test_user_token_with_a_control_character_is_refused_masked(echo: EchoServer) -> None:
+    """`with_user_token` with a control character in the token: ArgumentError at once, masked; it
+    was sent as it was before."""
+    with connect(echo) as session:
+        before = len(echo.requests)
+        with pytest.raises(dp.ArgumentError, match="control characters") as info:
+            session.with_user_token(USER_TOKEN)
+        assert len(echo.requests) == before
+    # Not the frames' locals: the token is the caller's own argument, in the frames it called.
+    scanned(info.value, values=(USER_TOKEN.replace("\x07", ""),), frames=False)
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "a\nb"])
+def test_a_request_httpx_cannot_send_is_not_retried(echo: EchoServer, value: str) -> None:
+    """A header value HTTP does not allow: one attempt (sending it again cannot help), a hint
+    that names the cause, nothing sent."""
+    with connect(echo, retry_attempts=5) as session:
+        session.token()
+        before = len(echo.requests)
+        with pytest.raises(dp.ApiTransportError) as info:
+            session.get("/rest/health", headers={"X-Note": value})
+        assert info.value.attempts == 1
+        assert "header" in info.value.hint
+        assert len(echo.requests) == before
 
 
 @pytest.mark.parametrize("password", ["plain", "with-slash"])
