@@ -210,6 +210,41 @@ def test_echo(case: Case, echo: EchoServer, needles: Needles, batches: Batches) 
     a.assert_clean()
 
 
+#: The async session shares the flow; every place once, in the most escaped encoding.
+ASYNC_CASES = [c for c in CASES if c.method == "client_secret_basic" and c.encoding in ("json", "raw")]
+
+
+@pytest.mark.parametrize("case", ASYNC_CASES, ids=[c.id for c in ASYNC_CASES])
+def test_echo_async(case: Case, echo: EchoServer, needles: Needles) -> None:
+    """The same echo through `AsyncSession`: the error, its locals, the frames, every log record."""
+    import asyncio
+
+    a = Artefacts(needles)
+
+    async def run() -> None:
+        settings = dp.load_settings(env_file=False, client_secret=SECRET, **overrides(case, echo.url))
+        async with await dp.connect_async(settings) as session:
+            error, token = None, None
+            try:
+                if case.path == "token":
+                    token = await session.atoken()
+                else:
+                    await session.get("/rest/health")
+            except dp.DailyPayError as exc:
+                error = exc
+            check_outcome(case, error, token)
+            if error is not None:
+                a.error("error", error)
+            for name in ("tokens", "timings"):
+                a.add(f"{name}.to_csv", getattr(session, name).to_csv())
+
+    with every_log_record() as records:
+        asyncio.run(run())
+    a.add("logs", "\n".join(records))
+    refresh(needles, echo)
+    a.assert_clean()
+
+
 # -- the batches, searched ----------------------------------------------------------------------
 
 
