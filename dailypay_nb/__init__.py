@@ -9,10 +9,9 @@ session.timings                 # every request's phases as a DataFrame
 ```
 """
 
-from __future__ import annotations
+import typing as _typing
 
-from typing import TYPE_CHECKING, Any
-
+from . import contract
 from ._async_session import AsyncSession, connect_async
 from ._auth import ClientCredentialsAuth
 from ._bench import BenchRun
@@ -22,6 +21,7 @@ from ._exceptions import (
     ApiTransportError,
     ArgumentError,
     BenchRefusedError,
+    ContractError,
     DailyPayError,
     DocumentError,
     FilterError,
@@ -37,8 +37,9 @@ from ._secret import Secret
 from ._session import Session, connect
 from ._token import Token
 from ._version import __version__
+from .contract import ContractWarning
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     import pandas as pd
 
     from . import sandbox
@@ -53,6 +54,8 @@ __all__ = [
     "BenchRefusedError",
     "BenchRun",
     "ClientCredentialsAuth",
+    "ContractError",
+    "ContractWarning",
     "DailyPayError",
     "DocumentError",
     "FilterError",
@@ -69,6 +72,7 @@ __all__ = [
     "__version__",
     "connect",
     "connect_async",
+    "contract",
     "form",
     "load_settings",
     "operations",
@@ -76,21 +80,21 @@ __all__ = [
 ]
 
 
-def form(settings: Settings | None = None, **kw: Any) -> TokenForm:
+def form(settings: "Settings | None" = None, **kw: _typing.Any) -> "TokenForm":
     """An ipywidgets form for the client-credentials flow (imports ipywidgets on first use)."""
     from .widgets import TokenForm
 
     return TokenForm(settings, **kw)
 
 
-def operations() -> pd.DataFrame:
+def operations() -> "pd.DataFrame":
     """Every DailyPay operation this toolkit knows: helper, method, path, scopes, filters (a DataFrame)."""
     from ._explorer import operations_table
 
     return operations_table()
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     # The sandbox's server stack is imported only when it is first used.
     if name == "sandbox":
         import importlib

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Coroutine
 from typing import Any
 
 import httpx
 
-from ._base import SessionBase
+from ._base import ApiCall, SessionBase
 from ._config import Settings
 from ._deadline import Deadline, running
 from ._embedded import prepare
 from ._explorer import AsyncExplorer
-from ._flow import Call, Outcome, aexchange, arun
+from ._flow import Call, Outcome, aexchange, arun, awake
 from ._response import ApiResponse
 from ._token import Token
 
 __all__ = ["AsyncSession", "connect_async"]
 
 
-class AsyncSession(AsyncExplorer, SessionBase):
+class AsyncSession(AsyncExplorer, SessionBase[Coroutine[Any, Any, ApiResponse]]):
     """An asyncio DailyPay session. Build it with `await dp.connect_async()`."""
 
     _client: httpx.AsyncClient
@@ -32,43 +32,15 @@ class AsyncSession(AsyncExplorer, SessionBase):
         self._client = self._new_client(httpx.AsyncClient, transport or httpx.AsyncHTTPTransport())
         self._owns_client = True
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        endpoint: str | None = None,
-        retry: bool | None = None,
-        raise_for_status: bool = True,
-        deadline: float | None = None,
-    ) -> ApiResponse:
-        """Async `Session.request` (same arguments, retries, deadline and errors)."""
-        call = self._call(
-            method,
-            path,
-            params=params,
-            json=json,
-            headers=headers,
-            endpoint=endpoint,
-            retry=retry,
-            raise_for_status=raise_for_status,
-            deadline=deadline,
-        )
-        return await arun(call, self._send)
+    def _drive(self, call: ApiCall) -> Coroutine[Any, Any, ApiResponse]:
+        return arun(call, self._send)
 
     async def _send(self, call: Call[Any]) -> Outcome:
         return await aexchange(self._client, call)
 
-    async def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> ApiResponse:
-        """Async `Session.get`."""
-        return await self.request("GET", path, params=params, **kw)
-
     async def atoken(self, force: bool = False, *, deadline: float | None = None) -> Token:
         """`token()` without blocking the event loop."""
-        with running(Deadline(self.settings.deadline if deadline is None else deadline)):
+        with running(Deadline(self.settings.deadline if deadline is None else deadline)), awake():
             return await self._provider.aget(force=force)
 
     async def aclose(self) -> None:

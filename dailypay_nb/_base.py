@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json as _json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
@@ -17,7 +17,7 @@ from ._auth import ClientCredentialsAuth, StaticTokenAuth, origin
 from ._config import Settings
 from ._deadline import Deadline, guard
 from ._exceptions import ApiError, ApiTransportError, ArgumentError
-from ._flow import Answer, Call, Failure, masked_url
+from ._flow import Answer, Call, Failure, Outcome, masked_url
 from ._provider import TokenProvider
 from ._redact import REDACTOR
 from ._response import ApiResponse
@@ -30,6 +30,8 @@ from ._version import __version__
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ._contract_log import CallCheck
+
 __all__ = ["JSONAPI", "ApiCall", "SessionBase"]
 
 JSONAPI = "application/vnd.api+json"
@@ -37,8 +39,9 @@ JSONAPI = "application/vnd.api+json"
 #: answer was lost would be re-sent and end in a 404 for an account that was in fact deleted.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 _URL_CACHE_SIZE = 1024
-S = TypeVar("S", bound="SessionBase")
+S = TypeVar("S", bound="SessionBase[Any]")
 C = TypeVar("C", httpx.Client, httpx.AsyncClient)
+R = TypeVar("R")  # what a request returns: an ApiResponse (sync) or an awaitable of one (async)
 
 
 class ApiCall(Call[ApiResponse]):
@@ -46,7 +49,7 @@ class ApiCall(Call[ApiResponse]):
 
     def __init__(
         self,
-        session: SessionBase,
+        session: SessionBase[Any],
         request: httpx.Request,
         *,
         retry: bool | None,
@@ -68,9 +71,25 @@ class ApiCall(Call[ApiResponse]):
         self.environment = s.environment
         self.raise_for_status = raise_for_status
         self._statuses = RETRY_STATUSES | {409} if keyed else RETRY_STATUSES
+        #: The contract checks (`validate`): the request now, each answer as it comes.
+        self.contract: CallCheck | None = None
+        if s.validate:
+            from ._contract_log import CallCheck
+
+            self.contract = CallCheck(session._recorder, s.timings_buffer, s.validate == "strict", request)
 
     def retry_statuses(self) -> frozenset[int]:
         return self._statuses
+
+    def first(self, outcome: Outcome) -> bool:
+        if self.contract is not None:
+            self.contract.seen(outcome, self.request.extensions[META].get("row"))
+        return super().first(outcome)
+
+    def settle(self, outcome: Outcome | None) -> None:
+        if self.contract is not None and outcome is not None:
+            self.contract.seen(outcome, self.request.extensions[META].get("row"))
+        super().settle(outcome)
 
     def finish(self) -> ApiResponse:
         request, last = self.request, self.last
@@ -79,6 +98,8 @@ class ApiCall(Call[ApiResponse]):
         timing = dict(zip(COLUMNS, row, strict=True)) if row else None
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
         if isinstance(last, Failure):
+            if self.contract is not None:
+                self.contract.finish(None)
             raise ApiTransportError(
                 f"{request.method} {request.url.path}: {last.cause} "
                 f"({self.environment}, {request.url.host}){tries}",
@@ -98,10 +119,14 @@ class ApiCall(Call[ApiResponse]):
             endpoint=row[4] if row else meta.get("endpoint"),
             timing=timing,
         )
+        if self.contract is not None:
+            self.contract.finish(result)
         if refused := self.refused_retry():
-            raise result.error(note=refused)
+            raise result.to_error(note=refused)
         if self.raise_for_status:
             result.raise_for_status()
+        if self.contract is not None:
+            self.contract.enforce()  # strict: only an answer the call would return raises here
         return result
 
 
@@ -119,8 +144,8 @@ def _transport_hint(environment: str, failure: Failure) -> str:
     return "check DAILYPAY_API_URL, your network and proxy settings"
 
 
-class SessionBase:
-    """What sync and async sessions share: everything but sending."""
+class SessionBase(Generic[R]):
+    """What sync and async sessions share: everything but sending (`_drive`)."""
 
     _client: httpx.Client | httpx.AsyncClient
     _owns_client: bool
@@ -245,13 +270,28 @@ class SessionBase:
 
         return timing_summary(self.timings, by=by)
 
+    @property
+    def contract_violations(self) -> pd.DataFrame:
+        """Where requests and answers departed from the OpenAPI document (`validate=True`).
+
+        One row per violation (`dailypay_nb.contract.COLUMNS`); `seq` joins to `timings`.
+        Built from memory; empty when validation is off.
+        """
+        from ._contract_log import violations_frame
+
+        return violations_frame(self._recorder)
+
     def clear_timings(self) -> None:
         """Forget the recorded timings (tokens are kept)."""
         self._recorder.clear()
 
     # -- building requests -------------------------------------------------------------------
 
-    def _call(
+    def _drive(self, call: ApiCall) -> R:
+        """Run `call` through the shared flow: `run` (sync) or a coroutine of `arun` (async)."""
+        raise NotImplementedError
+
+    def request(
         self,
         method: str,
         path: str,
@@ -263,9 +303,22 @@ class SessionBase:
         retry: bool | None = None,
         raise_for_status: bool = True,
         deadline: float | None = None,
-    ) -> ApiCall:
+    ) -> R:
+        """Send one API request and return its `ApiResponse` (awaitable on an `AsyncSession`).
+
+        Retries 429/5xx answers and connection failures for GETs and for writes with an
+        `Idempotency-Key` (`retry=True` allows them for any request, `retry=False` for none),
+        all within `deadline` seconds (default `settings.deadline`). Raises `ApiError` for a
+        non-2xx answer unless `raise_for_status=False`, `ApiTransportError` when no answer came.
+        """
         request = self._build(method, path, params, json, headers, endpoint)
-        return ApiCall(self, request, retry=retry, raise_for_status=raise_for_status, deadline=deadline)
+        return self._drive(
+            ApiCall(self, request, retry=retry, raise_for_status=raise_for_status, deadline=deadline)
+        )
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> R:
+        """GET `path` (e.g. "/rest/jobs") and return an `ApiResponse` (awaitable on an `AsyncSession`)."""
+        return self.request("GET", path, params=params, **kw)
 
     def _build(
         self,

@@ -166,6 +166,20 @@ def _flag(name: str, value: Any, source: str) -> bool:
     )
 
 
+def _validate(name: str, value: Any, source: str) -> bool | str:
+    """False, True (collect contract violations) or "strict" (raise them)."""
+    if isinstance(value, str) and value.strip().lower() == "strict":
+        return "strict"
+    try:
+        return _flag(name, value, source)
+    except SettingsError:
+        raise SettingsError(
+            f"{_var(name)} must be true, false or strict, got {_echo(value, 20)} ({source})",
+            variable=_var(name),
+            hint="true records violations of the OpenAPI document, strict raises ContractError for them",
+        ) from None
+
+
 def _choice(*options: str) -> Parser:
     def parse(name: str, value: Any, source: str) -> str:
         text = _text(name, value, source).lower()
@@ -340,6 +354,12 @@ class Settings:
     retry_timeout: float = _setting(30.0, "total seconds to keep retrying", _number(float, 0, 86_400))
     timings_buffer: int = _setting(
         100_000, "how many timing rows a session keeps", _number(int, 1, 10_000_000)
+    )
+    validate: bool | Literal["strict"] = _setting(
+        False,
+        "check requests and answers against the OpenAPI document: true records violations, "
+        "strict raises ContractError",
+        _validate,
     )
     env_file: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)

@@ -10,8 +10,10 @@ elsewhere (a lock, a retry's back-off) asks `remaining()` itself.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import inspect
+import socket
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -25,13 +27,29 @@ __all__ = ["CURRENT", "Deadline", "guard", "running"]
 class Deadline:
     """The end of a call: `seconds` from its start, on the monotonic clock."""
 
-    __slots__ = ("doing", "end", "seconds")
+    __slots__ = ("doing", "end", "seconds", "stream")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.end = time.monotonic() + seconds
         #: What the call was doing last (named in the error when the deadline passes).
         self.doing = "starting"
+        #: The network stream a blocking step of this call is waiting on, if any.
+        self.stream: Any = None
+
+    def cancel(self, why: str = "cancelled") -> None:
+        """End the call now, from another thread: its blocked socket read or write returns at once.
+
+        Used when the task awaiting a call that runs in a worker thread is cancelled (a kernel
+        interrupt of an async cell): the thread would otherwise go on until the deadline.
+        """
+        self.end = time.monotonic()
+        self.doing = why
+        stream = self.stream
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def remaining(self) -> float:
         """Seconds left (negative once passed)."""
@@ -83,9 +101,12 @@ def running(deadline: Deadline) -> Iterator[Deadline]:
 # `import dailypay_nb` does not import httpcore (httpx itself loads it only with a transport).
 
 
-def _cap(timeout: float | None, doing: str) -> float | None:
+def _cap(timeout: float | None, doing: str, stream: Any = None) -> float | None:
     deadline = CURRENT.get()
-    return timeout if deadline is None else deadline.cap(timeout, doing)
+    if deadline is None:
+        return timeout
+    deadline.stream = stream
+    return deadline.cap(timeout, doing)
 
 
 class _Stream:
@@ -93,11 +114,11 @@ class _Stream:
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data: bytes = self._inner.read(max_bytes, _cap(timeout, "waiting for or reading the response"))
+        data: bytes = self._inner.read(max_bytes, _cap(timeout, "waiting for or reading the response", self))
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _cap(timeout, "sending the request"))
+        self._inner.write(buffer, _cap(timeout, "sending the request", self))
 
     def close(self) -> None:
         self._inner.close()

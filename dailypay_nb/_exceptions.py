@@ -10,6 +10,8 @@ DailyPayError               base: catch this to catch everything from dailypay_n
 │   └── ApiTransportError   the API could not be reached (timeout, refused, dropped, the deadline
 │                           passed, the answer was too large)
 ├── DocumentError           a response body is not JSON (or not a JSON:API document) we can read
+├── ContractError           a request or an answer departs from the OpenAPI document, with
+│                           `validate="strict"` (operation, pointer, rule, every violation)
 ├── ArgumentError           a helper's argument is invalid (raised before sending)
 │   └── FilterError         an unknown filter or include, or a bad enum value; lists the valid ones
 ├── ScopeError              the operation needs a scope or token type this session does not hold
@@ -36,6 +38,7 @@ __all__ = [
     "ApiTransportError",
     "ArgumentError",
     "BenchRefusedError",
+    "ContractError",
     "DailyPayError",
     "DocumentError",
     "FilterError",
@@ -166,6 +169,40 @@ class ApiTransportError(ApiError):
 
 class DocumentError(DailyPayError, ValueError):
     """A response body is not a JSON:API document this toolkit can turn into a frame."""
+
+
+class ContractError(DailyPayError):
+    """A request or an answer departs from the OpenAPI document (raised with `validate="strict"`).
+
+    `operation_id`, `direction` (`request` or `response`), `status`, `pointer` and `rule`
+    describe the first violation; `violations` holds them all (`dailypay_nb.contract.Violation`,
+    their excerpts already redacted). A request that breaks the contract was not sent.
+    """
+
+    hint = (
+        "session.contract_violations lists every violation; connect with validate=True to "
+        "record them without raising"
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation_id: str | None = None,
+        pointer: str = "",
+        rule: str = "",
+        direction: str = "response",
+        status: int | None = None,
+        violations: list[Any] | None = None,
+        hint: str = "",
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.operation_id = operation_id
+        self.pointer = pointer
+        self.rule = rule
+        self.direction = direction
+        self.status = status
+        self.violations: list[Any] = list(violations or [])
 
 
 class ArgumentError(DailyPayError, ValueError):

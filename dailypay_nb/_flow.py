@@ -9,7 +9,10 @@ the outcome to the call. `Session`, `AsyncSession` and the token provider share 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -20,7 +23,7 @@ from ._redact import redact
 from ._retry import RETRY_STATUSES, RetryBudget, parse_retry_after
 from ._secret import MASK
 
-__all__ = ["Answer", "Call", "Failure", "Raw", "aexchange", "arun", "exchange", "run"]
+__all__ = ["Answer", "Call", "Failure", "Raw", "aexchange", "arun", "awake", "exchange", "run"]
 
 T = TypeVar("T")
 
@@ -234,10 +237,11 @@ def run(call: Call[T], send: Send) -> T:
 
 async def arun(call: Call[T], send: AsyncSend) -> T:
     """`run()` for asyncio."""
-    if call.first(await send(call)) and call.budget is not None:
-        async for attempt in call.budget.aattempts_of():
-            with attempt:
-                call.settle(await send(call) if attempt.num > 1 else None)
+    with awake():
+        if call.first(await send(call)) and call.budget is not None:
+            async for attempt in call.budget.aattempts_of():
+                with attempt:
+                    call.settle(await send(call) if attempt.num > 1 else None)
     return call.finish()
 
 
@@ -250,6 +254,39 @@ def _distrust(response: httpx.Response) -> httpx.Response:
             masked = redact(text, limit=80).replace(MASK, "[masked]")
             response.extensions["reason_phrase"] = masked.encode("ascii", "replace")
     return response
+
+
+#: While a call awaits, the event loop is woken this often (seconds); see `awake`.
+TICK = 0.1
+_ticking: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+_busy: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def awake() -> Iterator[None]:
+    """Keep the running loop waking every `TICK` seconds while calls are in flight.
+
+    ipykernel turns a kernel interrupt of an awaiting cell into a callback that runs only when
+    the loop next wakes: a call waiting 20 s for a Retry-After, or for a silent server, would
+    ignore the stop button for 20 s. A timer that re-arms itself while any call is in flight
+    bounds that to `TICK`; it stops with the last call.
+    """
+    loop = asyncio.get_running_loop()
+    _busy[loop] = _busy.get(loop, 0) + 1
+    if loop not in _ticking:
+        _ticking.add(loop)
+        loop.call_later(TICK, _tick, loop)
+    try:
+        yield
+    finally:
+        _busy[loop] -= 1
+
+
+def _tick(loop: asyncio.AbstractEventLoop) -> None:
+    if _busy.get(loop):
+        loop.call_later(TICK, _tick, loop)
+    else:
+        _ticking.discard(loop)
 
 
 def exchange(client: httpx.Client, call: Call[Any]) -> Outcome:

@@ -283,7 +283,12 @@ class TokenProvider:
         """`get()` for asyncio: the cache hit stays on the loop, a fetch runs in a worker thread."""
         if not force and (token := self.cached()) is not None:
             return token
-        return await asyncio.to_thread(self.get, force)  # to_thread carries the current deadline
+        deadline = CURRENT.get() or Deadline(self.settings.deadline)
+        try:
+            return await asyncio.to_thread(self.get, force, deadline=deadline)
+        except asyncio.CancelledError:
+            deadline.cancel("cancelled")  # the worker thread's request ends now, releasing the lock
+            raise
 
     def invalidate(self, token: Token) -> None:
         """Drop `token` from the cache if it is still the cached one (after a 401)."""

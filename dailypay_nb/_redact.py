@@ -76,22 +76,30 @@ def _b64(text: str) -> set[str]:
     return forms
 
 
-def wire_forms(value: str, client_id: str = "") -> frozenset[str]:
+#: A form and where the secret's own characters start in it: fragments wholly before that point
+#: are the client id of a plain `id:secret` pair, which is not secret and stays readable (its
+#: base64 form is masked whole: no one reads a client id out of base64).
+Form = tuple[str, int]
+
+
+def wire_forms(value: str, client_id: str = "") -> frozenset[Form]:
     """The forms of `value` (and, with a client id, of the Basic pair) that are matched as text.
 
     Escaped forms (percent-encoded, JSON, HTML) need not be listed: the text is also read with
     its escapes undone (see `unescaped`). Base64 cannot be undone piecewise, so it is listed.
     """
-    plain = {value, value.replace(" ", "+")}  # quote_plus writes a space as "+"
-    encoded = {value, quote_plus(value)}
+    forms = {(value, 0), (value.replace(" ", "+"), 0)}  # quote_plus writes a space as "+"
+    for text in {value, quote_plus(value)}:
+        forms.update((encoded, 0) for encoded in _b64(text))
     if client_id:
-        pairs = {f"{client_id}:{value}", f"{quote_plus(client_id)}:{quote_plus(value)}"}
-        plain |= pairs | {f"{client_id}:{value}".replace(" ", "+")}
-        encoded |= pairs
-    forms = set(plain)
-    for text in encoded:
-        forms |= _b64(text)
-    return frozenset(f for f in forms if f)
+        for prefix, secret in (
+            (f"{client_id}:", value),
+            (f"{client_id}:", value.replace(" ", "+")),
+            (f"{quote_plus(client_id)}:", quote_plus(value)),
+        ):
+            forms.add((prefix + secret, len(prefix)))
+            forms.update((encoded, 0) for encoded in _b64(prefix + secret))  # opaque: masked whole
+    return frozenset(form for form in forms if form[0])
 
 
 #: Escapes undone when a text is read a second time: percent-encoding (a run of bytes, UTF-8),
@@ -168,7 +176,7 @@ class Redactor:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
+        self._values: OrderedDict[tuple[str, str], frozenset[Form]] = OrderedDict()
         self._grams: dict[str, int] = {}  # fragment -> how many registered forms contain it
         self._short: re.Pattern[str] | None = None  # forms shorter than FRAGMENT, as whole words
         self._live: tuple[bytes, ...] = ()  # raw and JSON forms of the latest values, for bodies
@@ -190,10 +198,10 @@ class Redactor:
                 self._index(self._values.popitem(last=False)[1], -1)
             self._refresh()
 
-    def _index(self, forms: Iterable[str], delta: int) -> None:
+    def _index(self, forms: Iterable[Form], delta: int) -> None:
         grams = self._grams
-        for form in forms:
-            for i in range(len(form) - FRAGMENT + 1):
+        for form, start in forms:
+            for i in range(max(start - FRAGMENT + 1, 0), len(form) - FRAGMENT + 1):
                 gram = form[i : i + FRAGMENT]
                 count = grams.get(gram, 0) + delta
                 if count > 0:
@@ -202,7 +210,7 @@ class Redactor:
                     grams.pop(gram, None)
 
     def _refresh(self) -> None:
-        short = {f for forms in self._values.values() for f in forms if _SHORTEST <= len(f) < FRAGMENT}
+        short = {f for forms in self._values.values() for f, _ in forms if _SHORTEST <= len(f) < FRAGMENT}
         alternatives = "|".join(re.escape(f) for f in sorted(short, key=len, reverse=True))
         self._short = re.compile(rf"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])") if short else None
         latest = list(self._values)[-_LIVE:]

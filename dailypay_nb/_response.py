@@ -197,9 +197,9 @@ class ApiResponse:
         """Raise `ApiError` for a non-2xx status; return self otherwise."""
         if self.ok:
             return self
-        raise self.error()
+        raise self.to_error()
 
-    def error(self, note: str | None = None) -> ApiError:
+    def to_error(self, note: str | None = None) -> ApiError:
         """The `ApiError` this response stands for (whatever its status); `note` ends its message."""
         items = self.errors
         first = items[0] if items else {}

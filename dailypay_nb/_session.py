@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._base import SessionBase
+from ._base import ApiCall, SessionBase
 from ._config import Settings
 from ._embedded import prepare
 from ._explorer import SyncExplorer
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["Session", "connect"]
 
 
-class Session(SyncExplorer, SessionBase):
+class Session(SyncExplorer, SessionBase[ApiResponse]):
     """A synchronous DailyPay session. Build it with `dp.connect()`."""
 
     _client: httpx.Client
@@ -32,45 +32,11 @@ class Session(SyncExplorer, SessionBase):
         self._client = self._new_client(httpx.Client, transport or httpx.HTTPTransport())
         self._owns_client = True
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        endpoint: str | None = None,
-        retry: bool | None = None,
-        raise_for_status: bool = True,
-        deadline: float | None = None,
-    ) -> ApiResponse:
-        """Send one API request and return its `ApiResponse`.
-
-        Retries 429/5xx answers and connection failures for GETs and for writes with an
-        `Idempotency-Key` (`retry=True` allows them for any request, `retry=False` for none),
-        all within `deadline` seconds (default `settings.deadline`). Raises `ApiError` for a
-        non-2xx answer unless `raise_for_status=False`, `ApiTransportError` when no answer came.
-        """
-        call = self._call(
-            method,
-            path,
-            params=params,
-            json=json,
-            headers=headers,
-            endpoint=endpoint,
-            retry=retry,
-            raise_for_status=raise_for_status,
-            deadline=deadline,
-        )
+    def _drive(self, call: ApiCall) -> ApiResponse:
         return run(call, self._send)
 
     def _send(self, call: Call[Any]) -> Outcome:
         return exchange(self._client, call)
-
-    def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> ApiResponse:
-        """GET `path` (e.g. "/rest/jobs") and return an `ApiResponse`."""
-        return self.request("GET", path, params=params, **kw)
 
     def bench(
         self,

@@ -18,6 +18,23 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 
 
+@pytest.fixture(autouse=True)
+def no_backoff_waits(request: pytest.FixtureRequest) -> Iterator[None]:
+    """stamina's testing mode: retries happen (as many as configured) without waiting, so a
+    test of retry behaviour costs no back-off time. Tests that measure the waits themselves
+    are marked `real_backoff`."""
+    import stamina
+
+    if request.node.get_closest_marker("real_backoff"):
+        yield
+        return
+    stamina.set_testing(True, attempts=1000, cap=True)
+    try:
+        yield
+    finally:
+        stamina.set_testing(False)
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[object]:
     """One sandbox for the whole run (tests that change its state use `sandbox`)."""

@@ -185,7 +185,7 @@ def test_raise_for_status(status: int, body: bytes, path: str, message: str, hin
 def test_api_error_fields() -> None:
     """code, detail, source, request id and every error of the body are carried."""
     body = error_body(400, "INVALID_PARAMETERS", "Bad.", source={"pointer": "/data/attributes/x"})
-    error = response(400, body).error()
+    error = response(400, body).to_error()
     assert (error.code, error.detail, error.request_id) == ("INVALID_PARAMETERS", "Bad.", RID)
     assert error.source == {"pointer": "/data/attributes/x"}
     assert len(error.errors) == 1
@@ -195,7 +195,7 @@ def test_api_error_fields() -> None:
 
 def test_403_hint_names_client_scopes() -> None:
     """For a client-credentials operation the hint names the client scopes."""
-    error = response(403, error_body(403, "FORBIDDEN", "No."), path="/rest/jobs/j1").error()
+    error = response(403, error_body(403, "FORBIDDEN", "No."), path="/rest/jobs/j1").to_error()
     assert "client:lookup + client:admin" in error.hint
 
 

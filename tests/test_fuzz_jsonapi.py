@@ -167,7 +167,7 @@ def exercise_response(r: ApiResponse) -> None:
     safely(lambda: r.request_id)
     safely(lambda: r.resource_type)
     safely(lambda: r.raise_for_status())
-    err = safely(r.error)
+    err = safely(r.to_error)
     if err is not None:
         str(err), repr(err), exercise_frame(err.errors_frame)
     repr(r)

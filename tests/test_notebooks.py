@@ -63,7 +63,7 @@ REQUIRED_TAGS = {
     "01_quickstart": {"check-token-frame", "check-timings-frame", "check-form"},
     "02_exploring_the_api": {"check-api-error"},
     "03_response_timings": {"check-phases", "check-plot", "check-bench", "check-retries"},
-    "04_going_to_uat": {"check-write-refused"},
+    "04_going_to_uat": {"check-write-refused", "check-contract", "check-contract-strict"},
 }
 
 
@@ -214,6 +214,24 @@ def check_write_refused(cell: Any, nb: Any) -> None:
     assert "requests sent: 0" in text, text
 
 
+def check_contract(cell: Any, nb: Any) -> None:
+    """One violation per injected fault, each with its pointer and rule."""
+    columns, rows = frame_of(cell)
+    found = {(row[columns.index("pointer") + 1], row[columns.index("rule") + 1]) for row in rows}
+    assert found == {
+        ("/data/0/attributes/activation_status", "required"),
+        ("", "status"),
+        ("Content-Type", "content-type"),
+    }, found
+
+
+def check_contract_strict(cell: Any, nb: Any) -> None:
+    text = text_of(cell)
+    assert "ContractError: listJobs" in text, text
+    assert "/data/0/attributes/activation_status [required]" in text, text
+    assert "nothing was sent" in text, text
+
+
 CHECKS: dict[str, Callable[[Any, Any], None]] = {
     "check-token-frame": check_token_frame,
     "check-timings-frame": check_timings_frame,
@@ -224,6 +242,8 @@ CHECKS: dict[str, Callable[[Any, Any], None]] = {
     "check-retries": check_retries,
     "check-api-error": check_api_error,
     "check-write-refused": check_write_refused,
+    "check-contract": check_contract,
+    "check-contract-strict": check_contract_strict,
 }
 
 

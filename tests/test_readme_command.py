@@ -30,6 +30,8 @@ import nbformat
 import pytest
 from _lab import free_port, isolated_jupyter_env
 
+pytestmark = pytest.mark.kernel
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10

@@ -214,6 +214,7 @@ def test_401_then_503_still_succeeds(sandbox: Any, connect_to: Any) -> None:
     assert sandbox.stats()["token_requests"] == 2
 
 
+@pytest.mark.real_backoff  # the 0.1 s waits spread the 429s over the threads, as in real life
 def test_429_burst_under_concurrency(sandbox: Any, connect_to: Any) -> None:
     """A burst of 429s while 8 threads call: every call succeeds, rows equal server requests."""
     session = connect_to(sandbox, retry_attempts=6, retry_timeout=20)
@@ -298,6 +299,7 @@ def test_post_with_idempotency_key_is_retried(user: tuple[Any, dp.Session], faul
     assert list(api_rows(session)["attempt"]) == [1, 2]
 
 
+@pytest.mark.real_backoff  # the retries must wait while the first request is still in flight
 def test_lost_write_response_replays_not_duplicates(user: tuple[Any, dp.Session]) -> None:
     """The server creates the transfer but the answer times out: the retry replays it, one transfer."""
     h, session = user

@@ -38,6 +38,7 @@ from _leaks import Artefacts, Needles, every_log_record, widget_states
 
 import dailypay_nb as dp
 
+pytestmark = pytest.mark.kernel
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 IDS = [p.stem for p in NOTEBOOKS]
@@ -477,6 +478,7 @@ from urllib.parse import urlsplit as _urlsplit
 from dotenv import dotenv_values as _dotenv_values
 
 from dailypay_nb import sandbox as _sandbox
+
 
 _values = _dotenv_values(".env")
 _box = _sandbox.start(port=_urlsplit(_values["DAILYPAY_API_URL"]).port)

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import stamina
 from _echo_cases import CASES, CLIENT, Case, attempt, case_env, fast_tls, new_secret, overrides
 from _echo_server import REFUSED_200, EchoServer, serve
 from _lab import isolated_jupyter_env, write_kernelspec
@@ -69,12 +68,9 @@ def refresh(needles: Needles, echo: EchoServer) -> None:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def quick() -> Iterator[None]:
-    """No back-off sleeps (a 503 is retried once), one TLS context for all sessions."""
+def quick() -> None:
+    """One TLS context for all sessions (conftest already removes stamina's back-off waits)."""
     fast_tls()
-    stamina.set_testing(True, attempts=2)
-    yield
-    stamina.set_testing(False)
 
 
 class Batches:

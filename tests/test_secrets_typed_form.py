@@ -27,6 +27,7 @@ from _leaks import Artefacts, Needles
 
 from dailypay_nb.sandbox import DEMO_CLIENT_SECRET
 
+pytestmark = pytest.mark.kernel
 WRONG = "typed-wrong-7e1f0c"
 BROKEN = "typed-broken-91ab3d"
 LOST = "typed-lost-5c22e8"

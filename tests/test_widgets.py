@@ -818,6 +818,7 @@ def test_display_and_close(forms: list[TokenForm]) -> None:
     assert form.widget.comm is None
 
 
+@pytest.mark.kernel
 def test_nbclient_notebook_saves_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A notebook run headless (nbclient stores widget state): the tutorial path from the form
     to code; the written file holds neither the typed secret nor the token."""
