@@ -6,7 +6,10 @@ session = dp.connect()          # .env settings, or the embedded sandbox when th
 session.token()                 # cached client-credentials token (masked)
 session.jobs()                  # JSON:API data as a pandas DataFrame
 session.timings                 # every request's phases as a DataFrame
+session.to_har("trace.har")     # ... as a HAR file for DevTools, Postman, Charles, Fiddler
 ```
+
+In IPython or Jupyter, `%load_ext dailypay_nb` adds the `%dailypay` and `%%dailypay` magics.
 """
 
 import typing as _typing
@@ -32,6 +35,7 @@ from ._exceptions import (
     WriteRefusedError,
 )
 from ._explorer import Included
+from ._har import read_har
 from ._response import ApiResponse
 from ._secret import Secret
 from ._session import Session, connect
@@ -74,8 +78,10 @@ __all__ = [
     "connect_async",
     "contract",
     "form",
+    "load_ipython_extension",
     "load_settings",
     "operations",
+    "read_har",
     "sandbox",
 ]
 
@@ -85,6 +91,13 @@ def form(settings: "Settings | None" = None, **kw: _typing.Any) -> "TokenForm":
     from .widgets import TokenForm
 
     return TokenForm(settings, **kw)
+
+
+def load_ipython_extension(ipython: _typing.Any) -> None:
+    """`%load_ext dailypay_nb`: registers `%dailypay` and `%%dailypay` (imports IPython only now)."""
+    from ._magics import load_ipython_extension as load
+
+    load(ipython)
 
 
 def operations() -> "pd.DataFrame":

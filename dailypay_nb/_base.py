@@ -2,12 +2,19 @@
 
 Strictly private. Everything but sending lives here; `ApiCall` holds one API request and what
 its outcomes mean (see `_flow`), so both sessions make the same decisions by construction.
+
+Besides the API origin, a session accepts the payments host (`settings.payments_url`) for the
+card tokenizer, which goes without a token. Each session's recorder carries an
+`ExchangeStore` (`_har`) that keeps what HAR export needs beyond the timing rows.
 """
 
 from __future__ import annotations
 
 import html
 import json as _json
+import os
+import re
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -15,14 +22,17 @@ import httpx
 
 from ._auth import ClientCredentialsAuth, StaticTokenAuth, origin
 from ._config import Settings
+from ._curl import Sent
 from ._deadline import Deadline, guard
 from ._exceptions import ApiError, ApiTransportError, ArgumentError
 from ._flow import Answer, Call, Failure, Outcome, masked_url
+from ._har import ExchangeStore
+from ._operations import OPERATIONS
 from ._provider import TokenProvider
 from ._redact import REDACTOR
 from ._response import ApiResponse
 from ._retry import RETRY_STATUSES
-from ._secret import Secret
+from ._secret import MASK, Secret
 from ._timings import COLUMNS, META, RecordingTransport, TimingRecorder
 from ._token import Token
 from ._version import __version__
@@ -32,9 +42,13 @@ if TYPE_CHECKING:
 
     from ._contract_log import CallCheck
 
-__all__ = ["JSONAPI", "ApiCall", "SessionBase"]
+__all__ = ["JSONAPI", "ApiCall", "SessionBase", "last_session", "remember"]
 
 JSONAPI = "application/vnd.api+json"
+#: Paths of the operations declared with `security: []` (the card tokenizer): sent without a
+#: token even when they share the API's origin (as in the sandbox), as plain JSON.
+_ANONYMOUS = tuple(op.path for op in OPERATIONS.values() if not op.authenticated)
+_NO_AUTH = httpx.Auth()
 #: Retried without an Idempotency-Key. Not PUT or DELETE: they are writes, and a DELETE whose
 #: answer was lost would be re-sent and end in a 404 for an account that was in fact deleted.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -67,7 +81,10 @@ class ApiCall(Call[ApiResponse]):
             retry=allowed,
         )
         self.request = request
-        self.auth = session._auth
+        self.anonymous = bool(request.extensions[META].get("anonymous"))
+        self.auth = _NO_AUTH if self.anonymous else session._auth
+        self._cvv = _cvv_pattern(request) if self.anonymous else None
+        self._exchanges = session._exchanges
         self.environment = s.environment
         self.raise_for_status = raise_for_status
         self._statuses = RETRY_STATUSES | {409} if keyed else RETRY_STATUSES
@@ -82,14 +99,29 @@ class ApiCall(Call[ApiResponse]):
         return self._statuses
 
     def first(self, outcome: Outcome) -> bool:
+        outcome = self._scrubbed(outcome)
         if self.contract is not None:
             self.contract.seen(outcome, self.request.extensions[META].get("row"))
         return super().first(outcome)
 
     def settle(self, outcome: Outcome | None) -> None:
+        if outcome is not None:
+            outcome = self._scrubbed(outcome)
         if self.contract is not None and outcome is not None:
             self.contract.seen(outcome, self.request.extensions[META].get("row"))
         super().settle(outcome)
+
+    def _scrubbed(self, outcome: Outcome) -> Outcome:
+        """The card tokenizer's answer with the CVV masked before anything reads it.
+
+        The redactor masks the card number (it is long) but cannot mask a three-digit code
+        everywhere without destroying ordinary text; here it is masked where it stands as a
+        number of its own in the one answer that could echo it.
+        """
+        if self._cvv is None or not isinstance(outcome, Answer):
+            return outcome
+        body = self._cvv.sub(MASK.encode(), outcome.body)
+        return outcome if body == outcome.body else Answer(outcome.response, body)
 
     def finish(self) -> ApiResponse:
         request, last = self.request, self.last
@@ -118,7 +150,13 @@ class ApiCall(Call[ApiResponse]):
             url=str(request.url),
             endpoint=row[4] if row else meta.get("endpoint"),
             timing=timing,
+            request=Sent.of(request, authenticated=not self.anonymous),
         )
+        if row and self.anonymous and not result.ok:
+            # A server may echo card data the redactor cannot know by sight (a three-digit CVV).
+            self._exchanges.attach(row[0], b"", note="the card tokenizer's error answers are not kept")
+        elif row:  # the body, for HAR export (the card tokenizer's answer is masked at once)
+            self._exchanges.attach(row[0], result.body, sensitive=self.anonymous)
         if self.contract is not None:
             self.contract.finish(result)
         if refused := self.refused_retry():
@@ -128,6 +166,17 @@ class ApiCall(Call[ApiResponse]):
         if self.contract is not None:
             self.contract.enforce()  # strict: only an answer the call would return raises here
         return result
+
+
+def _cvv_pattern(request: httpx.Request) -> re.Pattern[bytes] | None:
+    """The CVV of a card tokenizer request as a whole-number pattern, if the body has one."""
+    try:
+        value = _json.loads(request.content).get("cvv")
+    except (ValueError, AttributeError, httpx.RequestNotRead):
+        return None
+    if not isinstance(value, str) or not value.isdigit():
+        return None
+    return re.compile(rb"(?<![0-9A-Za-z])" + re.escape(value.encode()) + rb"(?![0-9A-Za-z])")
 
 
 def _transport_hint(environment: str, failure: Failure) -> str:
@@ -178,6 +227,9 @@ class SessionBase(Generic[R]):
             StaticTokenAuth(user_token, settings.api_url) if user_token else self._cc_auth
         )
         self._api_origin = origin(settings.api_url or "http://invalid")
+        payments = getattr(settings, "payments_url", None)
+        self._payments_origin = origin(payments) if payments else None
+        self._exchanges = ExchangeStore.of(recorder)
         self._headers = {
             "Accept": JSONAPI,
             "DailyPay-API-Version": str(settings.api_version),
@@ -282,8 +334,92 @@ class SessionBase(Generic[R]):
         return violations_frame(self._recorder)
 
     def clear_timings(self) -> None:
-        """Forget the recorded timings (tokens are kept)."""
+        """Forget the recorded timings and the headers kept for HAR (tokens are kept)."""
         self._recorder.clear()
+        self._exchanges.clear()
+
+    # -- sharing what was measured -----------------------------------------------------------
+
+    def to_har(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        bodies: bool = False,
+        run_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The recorded exchanges as a HAR 1.2 document (a dict), written to `path` if given.
+
+        One entry per exchange of `session.timings` (token requests and API calls, each
+        attempt), with headers, sizes, phase timings and a `_dailypay_nb` member (kind,
+        attempt, endpoint, run id). Authorization, cookies, secrets, tokens and card data are
+        masked. `bodies=True` adds bodies (redacted; up to 16 MiB of the latest ones). Headers
+        are kept for the latest 1,000 exchanges; older entries have none and say so in a comment.
+        `run_id` keeps one benchmark run. Open the file in browser DevTools, Postman,
+        Charles or Fiddler, or read it back with `dp.read_har`.
+        """
+        from ._har import to_har
+
+        return to_har(
+            self.timings,
+            self._exchanges,
+            path=path,
+            bodies=bodies,
+            run_id=run_id,
+            comment=f"{self.settings.environment}, {self.token_kind} token",
+        )
+
+    def to_curl(
+        self,
+        seq: int | None = None,
+        *,
+        token: str = "$DAILYPAY_TOKEN",
+        client_secret: str = "$DAILYPAY_CLIENT_SECRET",
+    ) -> str:
+        """A curl command repeating recorded exchange `seq` (default: the latest one).
+
+        Credentials are shell variables, never values: an API request sends
+        `Authorization: Bearer $DAILYPAY_TOKEN`, a token request `$DAILYPAY_CLIENT_SECRET`.
+        Secret body members are masked. `ApiResponse.to_curl()` does the same for a response.
+        """
+        from ._curl import check_variable, render, token_command
+
+        token = check_variable("token", token)
+        client_secret = check_variable("client_secret", client_secret)
+        frame = self.timings
+        if seq is not None:
+            frame = frame[frame["seq"] == seq]
+        if frame.empty:
+            raise ArgumentError(
+                "no recorded exchange" + (f" with seq {seq}" if seq is not None else " yet"),
+                hint="look up seq in session.timings",
+            )
+        row = frame.iloc[-1]
+        number = int(row["seq"])
+        s = self.settings
+        if row["kind"] == "token":
+            return token_command(
+                token_url=s.token_url or "",
+                client_id=s.client_id,
+                scope=s.scope_string,
+                basic=s.token_auth_method == "client_secret_basic",
+                client_secret=client_secret,
+            )
+        held = self._exchanges.get(number)
+        if held is None:
+            raise ArgumentError(
+                f"exchange {number} is older than the ones whose headers are kept",
+                hint="use ApiResponse.to_curl() on the response you kept",
+            )
+        if held.request_body_size and held.request_body is None:
+            raise ArgumentError(f"exchange {number}: its request body was not kept")
+        named = {name.lower() for name, _ in held.request_headers}
+        return render(
+            str(row["method"]),
+            str(row["url"]),
+            held.request_headers,
+            held.request_body,
+            token=token if "authorization" in named else None,
+        )
 
     # -- building requests -------------------------------------------------------------------
 
@@ -330,20 +466,23 @@ class SessionBase(Generic[R]):
         endpoint: str | None,
     ) -> httpx.Request:
         method = method.upper()
+        url = self._urls.get(path) or self._resolve(method, path)
+        anonymous = method == "POST" and url.path.endswith(_ANONYMOUS)
         # The client already carries self._headers; only what differs is sent per request.
         extra: dict[str, str] = {}
-        if path.endswith("/health"):
+        if path.endswith("/health") or anonymous:
             extra["Accept"] = "application/json"
         content = None
         if json is not None:
-            content = _json.dumps(json).encode()
-            extra["Content-Type"] = JSONAPI
+            content = _wire_json(json)
+            extra["Content-Type"] = "application/json" if anonymous else JSONAPI
         if headers:
             extra.update(headers)
-        url = self._urls.get(path) or self._resolve(method, path)
         meta: dict[str, Any] = {"kind": "api"}
         if endpoint:
             meta["endpoint"] = endpoint
+        if anonymous:
+            meta["anonymous"] = True
         try:
             return self._client.build_request(
                 method, url, params=params, content=content, headers=extra or None, extensions={META: meta}
@@ -378,7 +517,7 @@ class SessionBase(Generic[R]):
                 f"{method} {shown!r}: the URL carries credentials (user:password@); nothing was sent",
                 hint="pass a path such as /rest/jobs; the session authenticates with its token",
             )
-        if origin(url) != self._api_origin:
+        if origin(url) != self._api_origin and origin(url) != self._payments_origin:
             # An absolute URL elsewhere (a pasted link, a `links.next` from a body) would get our token.
             api = httpx.URL(self.settings.api_url or "")
             raise ApiError(
@@ -429,6 +568,48 @@ class SessionBase(Generic[R]):
             f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows
         )
         return f"<table><caption>{type(self).__name__}</caption>{body}</table>"
+
+
+class _WireBytes(bytes):
+    """A request body that holds a revealed secret: its repr (in a traceback) shows none."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} bytes, holding a secret>"
+
+
+def _wire_json(value: Any) -> bytes:
+    """`value` as JSON bytes; a `Secret` inside is revealed here, into the bytes sent, only."""
+    revealed = False
+
+    def reveal(item: Any) -> str:
+        nonlocal revealed
+        if isinstance(item, Secret):
+            revealed = True
+            return item.reveal()
+        raise TypeError(f"{type(item).__name__} is not JSON serializable")
+
+    try:
+        data = _json.dumps(value, default=reveal).encode()
+    except (TypeError, ValueError) as exc:
+        problem = REDACTOR.redact(exc, limit=120)
+        raise ArgumentError(
+            f"the request body is not JSON: {problem}", hint="pass dicts, lists, strings and numbers"
+        ) from None
+    return _WireBytes(data) if revealed else data
+
+
+#: The session `dp.connect()` made last (for the IPython magics); held weakly.
+_LAST: list[weakref.ref[SessionBase[Any]]] = []
+
+
+def remember(session: SessionBase[Any]) -> None:
+    """Note `session` as the one the magics use by default."""
+    _LAST[:] = [weakref.ref(session)]
+
+
+def last_session() -> SessionBase[Any] | None:
+    """The session `dp.connect()` made last, if it still exists."""
+    return _LAST[0]() if _LAST else None
 
 
 def _endpoint_lookup() -> Callable[[str, str], str | None]:

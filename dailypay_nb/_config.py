@@ -36,19 +36,24 @@ PREFIX = "DAILYPAY_"
 
 Environment = Literal["sandbox", "uat", "production"]
 
-#: Default endpoints per environment (DailyPay's developer documentation). `None`: the embedded sandbox.
+#: Default endpoints per environment (DailyPay's developer documentation). `None`: the embedded
+#: sandbox (its payments URL is its API URL + /v2), or, for UAT's payments host, none documented.
 ENVIRONMENTS: dict[str, dict[str, str | None]] = {
-    "sandbox": {"token_url": None, "api_url": None},
+    "sandbox": {"token_url": None, "api_url": None, "payments_url": None},
     "uat": {
         # Documented once, as a "development" server, and unverified: override with DAILYPAY_TOKEN_URL.
         "token_url": "https://auth.uat.dailypay.com/oauth2/token",
         "api_url": "https://api.dailypayuat.com",
+        "payments_url": None,
     },
     "production": {
         "token_url": "https://auth.dailypay.com/oauth2/token",
         "api_url": "https://api.dailypay.com",
+        # The server of createGenericCardToken in the OpenAPI document.
+        "payments_url": "https://payments.dailypay.com/v2",
     },
 }
+_URLS = ("token_url", "api_url", "payments_url")
 
 #: Client-credentials scopes DailyPay documents, with what each one unlocks.
 CLIENT_SCOPES: dict[str, str] = {
@@ -232,6 +237,8 @@ def _url(name: str, value: Any, source: str) -> str | None:
             variable=_var(name),
             hint="use https://; plain http is only allowed to loopback hosts (127.0.0.1, localhost, ::1)",
         )
+    if name == "payments_url":
+        return text.rstrip("/")  # paths are appended: /cards/generic
     if name != "api_url":
         return text
     text = text.rstrip("/")
@@ -324,6 +331,9 @@ class Settings:
     )
     token_url: str | None = _setting(None, "override the environment's token endpoint", _url)
     api_url: str | None = _setting(None, "override the environment's API base (paths carry /rest)", _url)
+    payments_url: str | None = _setting(
+        None, "base of the card tokenization host (POST /cards/generic); no default for UAT", _url
+    )
     api_version: int = _setting(3, "DailyPay-API-Version header value", _number(int, 1, 1_000))
     timeout: float = _setting(
         10.0, "seconds one network step (connect, send, each read) may take", _number(float, 0.001, 86_400)
@@ -381,11 +391,10 @@ class Settings:
         raw = Redacted({name: (getattr(self, name), self.sources.get(name, "default")) for name in FIELDS})
         if "environment" in overrides and "token_url" not in overrides:
             # A new environment brings its own endpoints unless they are given too.
-            raw.update(
-                (url, (None, "default"))
-                for url in ("token_url", "api_url")
-                if self.sources.get(url) in (None, "default", "sandbox")
-            )
+            kept = (None, "default", "sandbox")
+            raw.update((url, (None, "default")) for url in _URLS if self.sources.get(url) in kept)
+        elif "api_url" in overrides and self.sources.get("payments_url") in (None, "default", "sandbox"):
+            raw["payments_url"] = (None, "default")  # derived from the old API URL: derive it anew
         raw.update((name, (value, "argument")) for name, value in overrides.items())
         return _build(raw, env_file=self.env_file)
 
@@ -535,9 +544,12 @@ def _build(raw: Mapping[str, tuple[Any, str]], *, env_file: str | None) -> Setti
         values["environment"] = "sandbox"
     environment = values["environment"]
     defaults = ENVIRONMENTS[environment]
-    for url in ("token_url", "api_url"):
+    for url in _URLS:
         if values[url] is None and defaults[url]:
             values[url], sources[url] = defaults[url], "default"
+    if environment == "sandbox" and values["payments_url"] is None and values["api_url"]:
+        # A sandbox serves the card tokenizer itself, under /v2 as the payments host does.
+        values["payments_url"], sources["payments_url"] = values["api_url"] + "/v2", "default"
     if environment == "sandbox" and (values["token_url"] is None) != (values["api_url"] is None):
         raise SettingsError(
             "DAILYPAY_TOKEN_URL and DAILYPAY_API_URL must be set together for an external sandbox",
@@ -620,6 +632,8 @@ def with_sandbox(settings: Settings, *, url: str, token_url: str, client_id: str
     sources = dict(settings.sources)
     changes: dict[str, Any] = {"api_url": url, "token_url": token_url}
     sources["api_url"] = sources["token_url"] = "sandbox"
+    if sources.get("payments_url") in (None, "default", "sandbox"):
+        changes["payments_url"], sources["payments_url"] = url + "/v2", "sandbox"
     if not settings.client_id:
         changes["client_id"], sources["client_id"] = client_id, "sandbox"
         changes["client_secret"], sources["client_secret"] = Secret(secret, label="client_secret"), "sandbox"

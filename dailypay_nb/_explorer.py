@@ -11,6 +11,8 @@ Return values: lists and single resources are DataFrames (one row per resource; 
 `_jsonapi`); `health()` is a one-row frame (`status`, `version`); `delete_account()` returns
 None. With `include=`, `frame.attrs["included"]` holds the included resources (`.frame`).
 `create_transfer()` adds an `idempotency_key` column and `frame.attrs["idempotency_key"]`.
+`create_card_token()` returns the card token as a `Secret` (see `_card`): it is sent to the
+payments host (`settings.payments_url`) without a token, as the operation has no security.
 """
 
 from __future__ import annotations
@@ -22,19 +24,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
-from ._exceptions import WriteRefusedError
+from ._card import card_body, card_token_of
+from ._exceptions import SettingsError, WriteRefusedError
 from ._operations import OPERATIONS, ArgumentError, Operation, build_query, check_access
+from ._secret import Secret
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ._config import Settings
     from ._response import ApiResponse
-    from ._secret import Secret
 
 __all__ = [
     "ACCOUNT_SUBTYPES",
     "ACTIVATION_STATUSES",
+    "ANONYMOUS_HELPERS",
     "HELPERS",
     "TRANSFER_SCHEDULES",
     "AsyncExplorer",
@@ -47,6 +51,7 @@ __all__ = [
 T = TypeVar("T")
 FrameT = TypeVar("FrameT")
 DoneT = TypeVar("DoneT")
+SecretT = TypeVar("SecretT")
 
 DateLike = datetime | date | str
 Include = str | Iterable[str]
@@ -71,6 +76,8 @@ HELPERS: dict[str, str] = {
     "person": "readPerson",
     "update_person": "updatePerson",
 }
+#: Helper name → operationId of the operations sent without a token (`security: []`).
+ANONYMOUS_HELPERS: dict[str, str] = {"create_card_token": "createGenericCardToken"}
 
 #: Body enums of the write operations (checked against the contract by the tests).
 ACTIVATION_STATUSES = (
@@ -241,8 +248,8 @@ def _idempotency_key(key: object) -> str:
 # --- the helpers ----------------------------------------------------------------------------
 
 
-class _Explorer(Generic[FrameT, DoneT]):
-    """The helpers, written once. `FrameT`/`DoneT` are what a frame/None call returns."""
+class _Explorer(Generic[FrameT, DoneT, SecretT]):
+    """The helpers, written once. `FrameT`/`DoneT`/`SecretT` are what a frame/None/Secret call returns."""
 
     __slots__ = ()
 
@@ -250,6 +257,9 @@ class _Explorer(Generic[FrameT, DoneT]):
         raise NotImplementedError
 
     def _run_done(self, plan: Plan[None]) -> DoneT:
+        raise NotImplementedError
+
+    def _run_secret(self, plan: Plan[Secret]) -> SecretT:
         raise NotImplementedError
 
     def _plan(
@@ -263,14 +273,16 @@ class _Explorer(Generic[FrameT, DoneT]):
         body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         allow_writes: bool = False,
+        base: str = "",
     ) -> Plan[T]:
         """Check everything that can be checked locally and return the request to send."""
         op = OPERATIONS[operation_id]
         host = cast(_Host, self)
         if op.write:
             _guard_write(op, host.settings, allow_writes)
-        check_access(op, host.token_kind, host.granted_scopes)
-        path = op.format_path(resource_id)
+        if op.authenticated:
+            check_access(op, host.token_kind, host.granted_scopes)
+        path = base + op.format_path(resource_id)
         params = build_query(op, filters or {}, include)
         return Plan(op, path, params or None, body, headers, transform)
 
@@ -413,13 +425,14 @@ class _Explorer(Generic[FrameT, DoneT]):
         account_type: str,
         subtype: str,
         name: str,
-        details: Mapping[str, str],
+        details: Mapping[str, str | Secret],
         allow_writes: bool = False,
     ) -> FrameT:
         """Add a DEPOSITORY (CHECKING/SAVINGS) or CARD (DEBIT/DAILYPAY) account to a person.
 
         `details` holds the account fields: names plus `routing_number`/`account_number`, or
-        the card token, expiry, address and `issuer`.
+        the card `token` (the `Secret` that `create_card_token` returns, as it is), expiry,
+        address and `issuer`.
         """
         kind = _choice("account_type", account_type, tuple(ACCOUNT_SUBTYPES))
         sub = _choice("subtype", subtype, ACCOUNT_SUBTYPES[kind])
@@ -443,6 +456,54 @@ class _Explorer(Generic[FrameT, DoneT]):
         """Remove a depository or card account (earnings balances cannot be removed)."""
         plan = self._plan("deleteAccount", _nothing, resource_id=account_id, allow_writes=allow_writes)
         return self._run_done(plan)
+
+    def create_card_token(
+        self,
+        *,
+        first_name: str,
+        last_name: str,
+        card_number: str | Secret,
+        expiration_year: str,
+        expiration_month: str,
+        address_line_one: str,
+        address_city: str,
+        address_state: str,
+        address_zip_code: str,
+        address_country: str,
+        cvv: str | Secret | None = None,
+        address_line_two: str | None = None,
+        allow_writes: bool = False,
+    ) -> SecretT:
+        """Tokenize a card (`POST /cards/generic` on the payments host) and return the token as a `Secret`.
+
+        Pass the token to `create_account(..., account_type="CARD", details={"token": token, ...})`.
+        No bearer token is sent (the operation has none). The card number and CVV are held as
+        `Secret`s until they are written to the wire and, with the token, registered with the
+        redactor: no frame, timing row, log, repr or error shows them. A field that is not
+        valid (`card_number` with spaces, a two-digit `expiration_year`) is named, never shown.
+        """
+        body = card_body(
+            first_name=first_name,
+            last_name=last_name,
+            card_number=card_number,
+            expiration_year=expiration_year,
+            expiration_month=expiration_month,
+            address_line_one=address_line_one,
+            address_city=address_city,
+            address_state=address_state,
+            address_zip_code=address_zip_code,
+            address_country=address_country,
+            cvv=cvv,
+            address_line_two=address_line_two,
+        )
+        plan = self._plan(
+            "createGenericCardToken",
+            card_token_of,
+            body=body,
+            allow_writes=allow_writes,
+            base=_payments_url(cast(_Host, self).settings),
+        )
+        return self._run_secret(plan)
 
     # -- transfers and paychecks -------------------------------------------------------------
 
@@ -557,7 +618,7 @@ def operations_table() -> pd.DataFrame:
     """Every operation as a row: helper, method, path, token types, scopes, filters, include."""
     import pandas as pd
 
-    helper_of = {operation_id: name for name, operation_id in HELPERS.items()}
+    helper_of = {operation_id: name for name, operation_id in {**HELPERS, **ANONYMOUS_HELPERS}.items()}
     rows = [
         {
             "helper": helper_of.get(op.operation_id),
@@ -576,6 +637,19 @@ def operations_table() -> pd.DataFrame:
     return frame
 
 
+def _payments_url(settings: Settings) -> str:
+    """The card tokenizer's base URL; UAT has no documented one, so it must be set."""
+    url: str | None = getattr(settings, "payments_url", None)
+    if url:
+        return url
+    raise SettingsError(
+        f"no payments URL for environment {settings.environment!r}: the card tokenizer "
+        "(POST /cards/generic) lives on its own host, and DailyPay documents none for it here",
+        variable="DAILYPAY_PAYMENTS_URL",
+        hint="set DAILYPAY_PAYMENTS_URL (or payments_url=) to the card tokenization host DailyPay gave you",
+    )
+
+
 def _guard_write(op: Operation, settings: Settings, allow_writes: bool) -> None:
     if settings.environment == "production" and not (settings.allow_writes or allow_writes):
         raise WriteRefusedError(
@@ -588,7 +662,7 @@ def _guard_write(op: Operation, settings: Settings, allow_writes: bool) -> None:
 # --- runners --------------------------------------------------------------------------------
 
 
-class SyncExplorer(_Explorer["pd.DataFrame", None]):
+class SyncExplorer(_Explorer["pd.DataFrame", None, Secret]):
     """The helpers for `Session`: each call sends the request and returns the value."""
 
     __slots__ = ()
@@ -610,8 +684,11 @@ class SyncExplorer(_Explorer["pd.DataFrame", None]):
     def _run_done(self, plan: Plan[None]) -> None:
         self._send_plan(plan)
 
+    def _run_secret(self, plan: Plan[Secret]) -> Secret:
+        return self._send_plan(plan)
 
-class AsyncExplorer(_Explorer["Awaitable[pd.DataFrame]", "Awaitable[None]"]):
+
+class AsyncExplorer(_Explorer["Awaitable[pd.DataFrame]", "Awaitable[None]", "Awaitable[Secret]"]):
     """The helpers for `AsyncSession`: each call is checked now and returns a coroutine."""
 
     __slots__ = ()
@@ -631,4 +708,7 @@ class AsyncExplorer(_Explorer["Awaitable[pd.DataFrame]", "Awaitable[None]"]):
         return self._send_plan(plan)
 
     def _run_done(self, plan: Plan[None]) -> Awaitable[None]:
+        return self._send_plan(plan)
+
+    def _run_secret(self, plan: Plan[Secret]) -> Awaitable[Secret]:
         return self._send_plan(plan)

@@ -76,9 +76,9 @@ def _b64(text: str) -> set[str]:
     return forms
 
 
-#: A form and where the secret's own characters start in it: fragments wholly before that point
-#: are the client id of a plain `id:secret` pair, which is not secret and stays readable (its
-#: base64 form is masked whole: no one reads a client id out of base64).
+#: A wire form and where the secret's own characters start in it: only fragments from there on
+#: are masked, so the client id of a plain `id:secret` pair (not secret) stays readable, even
+#: where it touches the secret (its base64 form is masked whole: it is opaque anyway).
 Form = tuple[str, int]
 
 
@@ -201,7 +201,7 @@ class Redactor:
     def _index(self, forms: Iterable[Form], delta: int) -> None:
         grams = self._grams
         for form, start in forms:
-            for i in range(max(start - FRAGMENT + 1, 0), len(form) - FRAGMENT + 1):
+            for i in range(start, len(form) - FRAGMENT + 1):
                 gram = form[i : i + FRAGMENT]
                 count = grams.get(gram, 0) + delta
                 if count > 0:

@@ -1,7 +1,8 @@
 """`ApiResponse`: one REST answer, with its body as JSON, frames, errors and timing.
 
 Strictly private. Everything is derived lazily from the raw bytes: nothing is parsed until
-asked, and the frame is built once. No request header (so no token) is ever kept.
+asked, and the frame is built once. Of the request, only what `to_curl` repeats is kept
+(method, URL, version header, Idempotency-Key, body): never the Authorization header.
 `_jsonapi` (and with it pandas) is imported on first use, so `import dailypay_nb` stays light.
 """
 
@@ -14,12 +15,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._exceptions import ApiError, DocumentError
+from ._exceptions import ApiError, ArgumentError, DocumentError
 from ._operations import operation_for, scope_hint
 from ._redact import REDACTOR, redact_tree
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ._curl import Sent
 
 __all__ = ["ApiResponse"]
 
@@ -36,7 +39,8 @@ class ApiResponse:
 
     Server text is untrusted: header values are redacted when first read, an error answer's
     body and members are redacted on arrival, and a 2xx body has the session's live secrets
-    masked (see the README's Secrets section). No request header (so no token) is kept.
+    masked (see the README's Secrets section). `to_curl()` gives a command that repeats the
+    request; the Authorization header (so the token) is never kept.
     """
 
     def __init__(
@@ -49,7 +53,9 @@ class ApiResponse:
         url: str,
         endpoint: str | None,
         timing: dict[str, Any] | None,
+        request: Sent | None = None,
     ) -> None:
+        self._sent = request
         self._status = status
         self._raw_headers = headers
         self._headers: httpx.Headers | None = None
@@ -270,6 +276,33 @@ class ApiResponse:
         if status >= 500:
             return "a server-side failure; retry later and quote the request id"
         return ""
+
+    # -- repeating it ------------------------------------------------------------------------
+
+    def to_curl(self, token: str = "$DAILYPAY_TOKEN") -> str:
+        """A curl command that repeats this request, the token as the shell variable `token`.
+
+        It carries the method, URL, `Accept`, `DailyPay-API-Version`, the `Idempotency-Key`
+        of a write and the JSON body; never the token itself (`token` must be a variable such
+        as `$DAILYPAY_TOKEN`). Body members holding credentials or card and account numbers
+        are masked. A request that went without a token (the card tokenizer) has no
+        Authorization header.
+        """
+        from ._curl import check_variable, render
+        from ._har import mask_body
+
+        variable = check_variable("token", token)
+        sent = self._sent
+        if sent is None:
+            raise ArgumentError(
+                f"{self._where()}: this response was not made by a session, so its request is unknown",
+                hint="use a response from session.request() or session.get()",
+            )
+        content_type = next((v for n, v in sent.headers if n.lower() == "content-type"), "")
+        body = mask_body(sent.body, content_type) if sent.body else None
+        return render(
+            sent.method, sent.url, sent.headers, body, token=variable if sent.authenticated else None
+        )
 
     # -- display -----------------------------------------------------------------------------
 

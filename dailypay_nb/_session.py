@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._base import ApiCall, SessionBase
+from ._base import ApiCall, SessionBase, remember
 from ._config import Settings
 from ._embedded import prepare
 from ._explorer import SyncExplorer
@@ -81,4 +81,6 @@ def connect(settings: Settings | None = None, **overrides: Any) -> Session:
     uses its demo client, so a fresh checkout works offline.
     """
     ready, handle = prepare(settings, overrides)
-    return Session(ready, sandbox=handle)
+    session = Session(ready, sandbox=handle)
+    remember(session)  # the default of the IPython magics
+    return session

@@ -115,13 +115,13 @@ def test_path_parameter_format(session: dp.Session) -> None:
 
 
 def test_request_body_media_type_required_header_and_stray_body(box: sb.Sandbox, session: dp.Session) -> None:
-    """The session's JSON:API media type where the document says application/json; a transfer
+    """JSON:API's media type where the document says application/json; a transfer
     without its Idempotency-Key; a body on an operation that takes none; an unknown path."""
     user = sb.as_user(session)
     card = {"first_name": "E", "last_name": "C", "card_number": "4007589999999912", "expiration_year": "2031",
             "expiration_month": "02", "address_line_one": "1", "address_city": "F", "address_state": "NJ",
             "address_zip_code": "07237", "address_country": "US"}  # fmt: skip
-    session.request("POST", "/cards/generic", json=card)
+    session.request("POST", "/cards/generic", json=card, headers={"Content-Type": "application/vnd.api+json"})
     transfer = {"data": {"type": "transfers", "attributes": {"amount": 1500, "currency": "USD",
                 "schedule": "NEXT_BUSINESS_DAY"}, "relationships": {"origin": {"data": {"type": "accounts",
                 "id": box.data.earnings_account_id()}}}}}  # fmt: skip

@@ -26,7 +26,7 @@ CARD = {
     "expiration_year": "2031", "expiration_month": "02", "address_line_one": "123 Kebly Street",
     "address_city": "Fort Lee", "address_state": "NJ", "address_zip_code": "07237", "address_country": "US",
 }  # fmt: skip
-#: What `/cards/generic` documents; the session's default for a JSON body is JSON:API's type.
+#: What `/cards/generic` documents (the session sends it there by default; said here all the same).
 PLAIN_JSON = {"Content-Type": "application/json"}
 
 

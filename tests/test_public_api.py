@@ -42,19 +42,23 @@ ALL = [
     "connect_async",
     "contract",
     "form",
+    "load_ipython_extension",
     "load_settings",
     "operations",
+    "read_har",
     "sandbox",
 ]
 
 HELPERS = [
-    "account", "accounts", "create_account", "create_transfer", "delete_account", "health", "job",
+    "account", "accounts", "create_account", "create_card_token", "create_transfer", "delete_account",
+    "health", "job",
     "jobs", "organization", "organizations", "paycheck", "paychecks", "person", "transfer",
     "transfers", "update_job", "update_person",
 ]  # fmt: skip
 SESSION_COMMON = [
     *HELPERS, "auth", "clear_timings", "contract_violations", "current_token", "get", "granted_scopes",
-    "request", "timing_summary", "timings", "token", "token_kind", "tokens", "with_user_token",
+    "request", "timing_summary", "timings", "to_curl", "to_har", "token", "token_kind", "tokens",
+    "with_user_token",
 ]  # fmt: skip
 # fmt: off
 PUBLIC: dict[type, list[str]] = {
@@ -74,6 +78,7 @@ PUBLIC: dict[type, list[str]] = {
         "resource_type",
         "status",
         "timing",
+        "to_curl",
         "to_error",
         "to_frame",
     ],
