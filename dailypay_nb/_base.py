@@ -25,7 +25,7 @@ from ._config import Settings
 from ._curl import Sent
 from ._deadline import Deadline, guard
 from ._exceptions import ApiError, ApiTransportError, ArgumentError
-from ._flow import Answer, Call, Failure, Outcome, masked_url
+from ._flow import Answer, Call, Failure, Outcome, Raw, masked_url
 from ._har import ExchangeStore
 from ._operations import OPERATIONS
 from ._provider import TokenProvider
@@ -121,7 +121,7 @@ class ApiCall(Call[ApiResponse]):
         if self._cvv is None or not isinstance(outcome, Answer):
             return outcome
         body = self._cvv.sub(MASK.encode(), outcome.body)
-        return outcome if body == outcome.body else Answer(outcome.response, body)
+        return outcome if body == outcome.body else Answer(outcome.response, Raw(body))
 
     def finish(self) -> ApiResponse:
         request, last = self.request, self.last
