@@ -103,7 +103,7 @@ class TokenCall(Call[Token]):
             "elapsed_ms": elapsed_ms,
         }
         try:
-            data = parse_token_body(last.body) if last.body.strip() else None  # its text redacted
+            data = parse_token_body(last.body) if last.body.strip() else None  # its repr is masked
         except ValueError:
             data = None
         if refused := self.refused_retry():
