@@ -12,9 +12,11 @@ from collections.abc import AsyncGenerator, Generator
 import httpx
 
 from ._config import Settings
+from ._exceptions import ArgumentError
 from ._provider import TokenProvider
 from ._secret import Secret
 from ._timings import TimingRecorder
+from ._token import usable
 
 __all__ = ["ClientCredentialsAuth", "StaticTokenAuth", "origin"]
 
@@ -94,7 +96,13 @@ class StaticTokenAuth(_OriginBound):
 
     def __init__(self, token: Secret, api_url: str | None) -> None:
         super().__init__(api_url)
-        self.token = token
+        self.token = token  # first: a traceback that shows locals calls this object's repr
+        if not usable(token):
+            raise ArgumentError(
+                f"the user token has spaces or control characters ({token.masked}); nothing was sent",
+                hint="a token must be visible ASCII to travel in an Authorization header; "
+                "pass the token itself, without 'Bearer ' or quotes",
+            )
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if self._ours(request):

@@ -25,7 +25,7 @@ from ._config import Settings
 from ._curl import Sent
 from ._deadline import Deadline, guard
 from ._exceptions import ApiError, ApiTransportError, ArgumentError
-from ._flow import Answer, Call, Failure, Outcome, masked_url
+from ._flow import Answer, Call, Failure, Outcome, Raw, masked_url
 from ._har import ExchangeStore
 from ._operations import OPERATIONS
 from ._provider import TokenProvider
@@ -121,7 +121,7 @@ class ApiCall(Call[ApiResponse]):
         if self._cvv is None or not isinstance(outcome, Answer):
             return outcome
         body = self._cvv.sub(MASK.encode(), outcome.body)
-        return outcome if body == outcome.body else Answer(outcome.response, body)
+        return outcome if body == outcome.body else Answer(outcome.response, Raw(body))
 
     def finish(self) -> ApiResponse:
         request, last = self.request, self.last
@@ -184,6 +184,8 @@ def _transport_hint(environment: str, failure: Failure) -> str:
         return "the server is slow or stalled; raise DAILYPAY_DEADLINE (or pass deadline=) if it is just slow"
     if "max_response_bytes" in failure.cause:
         return "raise DAILYPAY_MAX_RESPONSE_BYTES if the answer is legitimately this large"
+    if "could not be sent as HTTP" in failure.cause:
+        return "a header you passed has a newline, NUL or other character HTTP does not allow"
     if environment == "sandbox":
         return (
             "is the sandbox running? (dailypay-nb sandbox, or connect() with no settings for an embedded one)"
@@ -501,7 +503,8 @@ class SessionBase(Generic[R]):
         try:
             url = self._client.build_request(method, path).url
         except (httpx.InvalidURL, ValueError) as exc:
-            problem = REDACTOR.redact(exc, limit=120)
+            # A parser's message may quote any part of the URL: with an @, a password's.
+            problem = "it has an '@' (no user:password@)" if "@" in path else REDACTOR.redact(exc, limit=120)
         else:
             problem = ""
         if problem:

@@ -27,7 +27,7 @@ import httpx
 from dotenv import dotenv_values, find_dotenv
 
 from ._exceptions import SettingsError
-from ._redact import REDACTOR
+from ._redact import REDACTOR, Redacted
 from ._secret import MASK, Secret
 
 __all__ = ["CLIENT_SCOPES", "ENVIRONMENTS", "FIELDS", "KNOWN_SCOPES", "Settings", "load_settings"]
@@ -89,23 +89,32 @@ def _echo(value: Any, limit: int = 60) -> str:
 
 
 def _text(name: str, value: Any, source: str) -> str:
-    """A string, refused when it has whitespace or control characters around or inside."""
-    value = value.reveal() if isinstance(value, Secret) else str(value)
-    if "\x00" in value or any(c in value for c in "\r\n"):
+    """A string, refused when it has whitespace or control characters around or inside.
+
+    A `Secret` is checked without its value ever sitting in a local of this frame, which a
+    traceback showing locals would print.
+    """
+    problem = _layout(value.reveal() if isinstance(value, Secret) else str(value))
+    if problem == "newline":
         raise SettingsError(
             f"{_var(name)} contains a newline or NUL ({source})",
             variable=_var(name),
             hint="put the value on one line; quote it in .env if it has special characters",
         )
-    if value != value.strip():
-        shown = "the value" if name == "client_secret" else _echo(value.strip())
+    if problem == "whitespace":
+        shown = "the value" if isinstance(value, Secret) else _echo(str(value).strip())
         raise SettingsError(
             f"{_var(name)} has whitespace around {shown} ({source})",
             variable=_var(name),
             hint="remove the spaces or tabs around the value",
         )
-    text: str = value
-    return text
+    return value.reveal() if isinstance(value, Secret) else str(value)
+
+
+def _layout(text: str) -> str | None:
+    if "\x00" in text or "\r" in text or "\n" in text:
+        return "newline"
+    return "whitespace" if text != text.strip() else None
 
 
 def _optional_text(name: str, value: Any, source: str) -> str | None:
@@ -113,7 +122,12 @@ def _optional_text(name: str, value: Any, source: str) -> str | None:
 
 
 def _secret(name: str, value: Any, source: str) -> Secret:
-    return Secret(_text(name, value or "", source), label=name)
+    return Secret(_text(name, _wrapped(name, value), source), label=name)
+
+
+def _wrapped(name: str, value: Any) -> Secret:
+    """`value` as a Secret (called inline, so no plain copy sits in the caller's frame)."""
+    return value if isinstance(value, Secret) else Secret(str(value or ""), label=name)
 
 
 def _number(kind: type[int] | type[float], minimum: float, maximum: float) -> Parser:
@@ -372,16 +386,16 @@ class Settings:
 
     def replace(self, **overrides: Any) -> Settings:
         """A copy with some values changed, validated like `load_settings` arguments."""
-        raw = {name: (getattr(self, name), self.sources.get(name, "default")) for name in FIELDS}
+        overrides = Redacted(overrides)  # first: its repr masks the secret once it is known
+        overrides = _arguments(overrides)
+        raw = Redacted({name: (getattr(self, name), self.sources.get(name, "default")) for name in FIELDS})
         if "environment" in overrides and "token_url" not in overrides:
             # A new environment brings its own endpoints unless they are given too.
-            for url in _URLS:
-                if self.sources.get(url) in (None, "default", "sandbox"):
-                    raw[url] = (None, "default")
+            kept = (None, "default", "sandbox")
+            raw.update((url, (None, "default")) for url in _URLS if self.sources.get(url) in kept)
         elif "api_url" in overrides and self.sources.get("payments_url") in (None, "default", "sandbox"):
             raw["payments_url"] = (None, "default")  # derived from the old API URL: derive it anew
-        for name, value in _check_names(overrides).items():
-            raw[name] = (value, "argument")
+        raw.update((name, (value, "argument")) for name, value in overrides.items())
         return _build(raw, env_file=self.env_file)
 
     def describe(self) -> list[tuple[str, str, str]]:
@@ -414,24 +428,41 @@ def load_settings(env_file: str | os.PathLike[str] | bool | None = None, **overr
     Raises:
         SettingsError: a value is missing or malformed; the message names the variable and the fix.
     """
-    overrides = _check_names(overrides)
-    raw: dict[str, tuple[Any, str]] = dict.fromkeys(FIELDS, (None, "default"))
+    # No value read here sits in a plain local (no loop variable, no dict with a plain repr):
+    # a settings error under `%xmode Verbose` shows this frame's locals.
+    overrides = Redacted(overrides)  # first: its repr masks the secret once it is known
+    overrides = _arguments(overrides)
+    raw: dict[str, tuple[Any, str]] = Redacted(dict.fromkeys(FIELDS, (None, "default")))
     path = _find_env_file(env_file)
     if path is not None:
-        file_values = dotenv_values(path)
+        file_values = Redacted(dotenv_values(path))
         _warn_unknown(file_values, f"in {path}")
-        for key, value in file_values.items():
-            name = _field_name(key)
-            if name is not None and value is not None:
-                raw[name] = (value, f"file:{path}")
+        raw.update(_known(file_values, lambda key: f"file:{path}"))
     _warn_unknown(os.environ, "in the environment")
-    for key, value in os.environ.items():
-        name = _field_name(key)
-        if name is not None:
-            raw[name] = (value, f"env:{key}")
-    for name, value in overrides.items():
-        raw[name] = (value, "argument")
+    raw.update(_known(os.environ, lambda key: f"env:{key}"))
+    raw.update((name, (value, "argument")) for name, value in overrides.items())
     return _build(raw, env_file=str(path) if path else None)
+
+
+def _arguments(overrides: Redacted) -> Redacted:
+    """Keyword arguments, their client secret known to the redactor before any check can fail."""
+    secret = overrides.get("client_secret")
+    REDACTOR.add(secret if isinstance(secret, (Secret, str)) else None)
+    REDACTOR.add(secret.strip() if isinstance(secret, str) else None)
+    return Redacted(_check_names(overrides))
+
+
+def _known(values: Mapping[str, str | None], source: Callable[[str], str]) -> dict[str, tuple[Any, str]]:
+    """The DAILYPAY_* settings among `values`, by field name, with where each came from."""
+    found = {}
+    for key, value in values.items():
+        name = _field_name(key)
+        if name is not None and value is not None:
+            found[name] = (value, source(key))
+            if name == "client_secret":  # known to the redactor before any check can fail
+                REDACTOR.add(value)
+                REDACTOR.add(value.strip())
+    return found
 
 
 def _check_names(overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -485,18 +516,23 @@ def _find_env_file(env_file: str | os.PathLike[str] | bool | None) -> Path | Non
 
 def _build(raw: Mapping[str, tuple[Any, str]], *, env_file: str | None) -> Settings:
     sources = {name: src for name, (_, src) in raw.items()}
-    secret = _secret("client_secret", raw["client_secret"][0], sources["client_secret"])
+    secret = _secret(
+        "client_secret", _wrapped("client_secret", raw["client_secret"][0]), sources["client_secret"]
+    )
+    REDACTOR.add(secret)  # from here on, every echo masks it
+    _check_secret(secret, raw, sources)  # before any other value is parsed into a local
+    _check_userinfo(raw, sources)
     client_id = _text("client_id", raw["client_id"][0] or "", sources["client_id"])
-    REDACTOR.add(secret, client_id=client_id)  # from here on, every echo masks it
-    _check_secret(secret.reveal(), raw, sources)
-    values: dict[str, Any] = {}
+    REDACTOR.add(secret, client_id=client_id)  # and the client_secret_basic pair
+    values: dict[str, Any] = Redacted(client_secret=secret, client_id=client_id)
     for name, spec in FIELDS.items():
+        if name in values:
+            continue
         value, source = raw[name]
         if value is None and source == "default":
             values[name] = None if name == "environment" else spec.default  # unset: decided below
         else:
             values[name] = spec.metadata["parse"](name, value, source)
-    values["client_secret"], values["client_id"] = secret, client_id
 
     if values["environment"] is None:
         if client_id or secret:
@@ -532,20 +568,49 @@ def _build(raw: Mapping[str, tuple[Any, str]], *, env_file: str | None) -> Setti
     return Settings(**values, env_file=env_file, sources=dict(sources))
 
 
-def _check_secret(secret: str, raw: Mapping[str, tuple[Any, str]], sources: Mapping[str, str]) -> None:
+def _check_secret(secret: Secret, raw: Mapping[str, tuple[Any, str]], sources: Mapping[str, str]) -> None:
     """A client secret pasted into another setting is refused (and shown masked)."""
-    if not secret:
-        return
-    for name, (value, source) in raw.items():
+    name = _holder(secret, raw)
+    if name is not None:
+        raise SettingsError(
+            f"{_var(name)} holds the client secret ({MASK}) ({sources[name]})",
+            variable=_var(name),
+            hint=f"the secret belongs in DAILYPAY_CLIENT_SECRET only; fix {_var(name)}",
+        )
+
+
+def _holder(secret: Secret, raw: Mapping[str, tuple[Any, str]]) -> str | None:
+    """The setting that holds the client secret, if any (the values live only in this frame)."""
+    plain = secret.reveal()
+    if not plain:
+        return None
+    for name, (value, _) in raw.items():
         if name == "client_secret" or value is None or isinstance(value, (bool, int, float)):
             continue
         text = " ".join(map(str, value)) if isinstance(value, (list, tuple, set, frozenset)) else str(value)
-        if text == secret or (len(secret) >= 8 and secret in text):
-            raise SettingsError(
-                f"{_var(name)} holds the client secret ({MASK}) ({source})",
-                variable=_var(name),
-                hint=f"the secret belongs in DAILYPAY_CLIENT_SECRET only; fix {_var(name)}",
-            )
+        if text == plain or (len(plain) >= 8 and plain in text):
+            return name
+    return None
+
+
+def _check_userinfo(raw: Mapping[str, tuple[Any, str]], sources: Mapping[str, str]) -> None:
+    """A URL setting with `user:password@` is refused before it is parsed (never echoed)."""
+    name = next((n for n, (value, _) in raw.items() if n.endswith("_url") and _has_userinfo(value)), None)
+    if name is not None:
+        raise SettingsError(
+            f"{_var(name)} must not carry credentials in the URL (user:password@) ({sources[name]})",
+            variable=_var(name),
+            hint="put the client id and secret in DAILYPAY_CLIENT_ID / DAILYPAY_CLIENT_SECRET",
+        )
+
+
+def _has_userinfo(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        return "@" in urlsplit(value.strip()).netloc
+    except ValueError:
+        return "@" in value
 
 
 def _warn_undocumented(scopes: tuple[str, ...]) -> None:

@@ -23,7 +23,7 @@ from ._redact import redact
 from ._retry import RETRY_STATUSES, RetryBudget, parse_retry_after
 from ._secret import MASK
 
-__all__ = ["Answer", "Call", "Failure", "aexchange", "arun", "awake", "exchange", "run"]
+__all__ = ["Answer", "Call", "Failure", "Raw", "aexchange", "arun", "awake", "exchange", "run"]
 
 T = TypeVar("T")
 
@@ -33,6 +33,7 @@ _CAUSES: tuple[tuple[type[Exception], str], ...] = (
     (httpx.WriteTimeout, "timed out sending the request"),
     (httpx.PoolTimeout, "timed out waiting for a free connection"),
     (httpx.RemoteProtocolError, "connection dropped, or the answer was not valid HTTP"),
+    (httpx.LocalProtocolError, "the request could not be sent as HTTP (a header value is not allowed)"),
     (httpx.DecodingError, "the response body could not be decoded"),
     (httpx.UnsupportedProtocol, "the URL's scheme is not supported"),
 )
@@ -53,7 +54,10 @@ def _cause(exc: httpx.RequestError) -> tuple[str, bool]:
         if isinstance(exc, kind):
             if isinstance(exc, httpx.TimeoutException):
                 words = words.replace("timed out", f"timed out after {_timeout(exc)}")
-            return words, not isinstance(exc, (httpx.DecodingError, httpx.UnsupportedProtocol))
+            # Sending the same request again cannot help when it is the request that is wrong.
+            return words, not isinstance(
+                exc, (httpx.DecodingError, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+            )
     return type(exc).__name__, isinstance(exc, httpx.TransportError)
 
 
@@ -67,16 +71,36 @@ def _timeout(exc: httpx.TimeoutException) -> str:
     return f"{seconds:g}s" if isinstance(seconds, (int, float)) else "the timeout"
 
 
-@dataclass(frozen=True, slots=True)
+class Raw(bytes):
+    """A body as the server sent it: bytes whose repr does not show them.
+
+    A traceback that shows values (`%xmode Verbose` evaluates `last.body` in the line that
+    raised; `capture_locals`; `%debug`) prints its size instead of what a server echoed.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self):,} bytes from the server, not shown>"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class Answer:
-    """A response whose body was read in full, within the size limit."""
+    """A response whose body was read in full, within the size limit.
+
+    Its repr shows neither the body nor the reason phrase: a traceback that shows locals (or
+    `%debug`) must not print what a server echoed.
+    """
 
     response: httpx.Response
-    body: bytes
+    body: Raw
 
     @property
     def status(self) -> int:
         return self.response.status_code
+
+    def __repr__(self) -> str:
+        return f"Answer(status={self.status}, {len(self.body):,} bytes)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +152,7 @@ class _Body:
         return None
 
     def answer(self, response: httpx.Response) -> Answer:
-        return Answer(response, b"".join(self.chunks))
+        return Answer(response, Raw(b"".join(self.chunks)))
 
 
 class Call(Generic[T]):
@@ -221,6 +245,17 @@ async def arun(call: Call[T], send: AsyncSend) -> T:
     return call.finish()
 
 
+def _distrust(response: httpx.Response) -> httpx.Response:
+    """Redact the reason phrase, server text that httpx shows in the response's repr."""
+    reason = response.extensions.get("reason_phrase")
+    if reason:
+        text = reason.decode("latin-1")
+        if text != httpx.codes.get_reason_phrase(response.status_code):
+            masked = redact(text, limit=80).replace(MASK, "[masked]")
+            response.extensions["reason_phrase"] = masked.encode("ascii", "replace")
+    return response
+
+
 #: While a call awaits, the event loop is woken this often (seconds); see `awake`.
 TICK = 0.1
 _ticking: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
@@ -258,7 +293,7 @@ def exchange(client: httpx.Client, call: Call[Any]) -> Outcome:
     """Send `call.request` once within its deadline and read the body within its size limit."""
     with running(call.deadline) as deadline:
         try:
-            response = client.send(call.request, auth=call.auth, stream=True)
+            response = _distrust(client.send(call.request, auth=call.auth, stream=True))
         except httpx.RequestError as exc:
             return Failure.of(exc, deadline)
         body = _Body(call.limit, deadline)
@@ -277,7 +312,7 @@ async def aexchange(client: httpx.AsyncClient, call: Call[Any]) -> Outcome:
     """`exchange()` for asyncio."""
     with running(call.deadline) as deadline:
         try:
-            response = await client.send(call.request, auth=call.auth, stream=True)
+            response = _distrust(await client.send(call.request, auth=call.auth, stream=True))
         except httpx.RequestError as exc:
             return Failure.of(exc, deadline)
         body = _Body(call.limit, deadline)

@@ -93,21 +93,23 @@ class TokenCall(Call[Token]):
             )
         assert isinstance(last, Answer)
         elapsed_ms = (time.perf_counter() - self.started) * 1000.0
-        response, status = last.response, last.status
+        status = last.status
+        # Header values are the server's text: redacted before they are used, and never held in
+        # a local (httpx.Headers' repr shows them; a traceback showing locals would print it).
         common |= {
             "status": status,
-            "content_type": response.headers.get("content-type", ""),
-            "request_id": response.headers.get("x-request-id"),
+            "content_type": _header(last, "content-type") or "",
+            "request_id": _header(last, "x-request-id"),
             "elapsed_ms": elapsed_ms,
         }
         try:
-            data = parse_token_body(last.body) if last.body.strip() else None
+            data = parse_token_body(last.body) if last.body.strip() else None  # its repr is masked
         except ValueError:
             data = None
         if refused := self.refused_retry():
             raise TokenError(f"token endpoint {where} answered HTTP {status}: {refused}", **common)
         if 300 <= status < 400:
-            location = redact(response.headers.get("location", "?"), limit=120)
+            location = _header(last, "location", 120) or "?"
             raise TokenError(
                 f"token endpoint redirected ({status}) to {location!r}",
                 hint="not following it with the client secret; set DAILYPAY_TOKEN_URL to the final URL",
@@ -172,6 +174,11 @@ class TokenCall(Call[Token]):
             hint="check DAILYPAY_TOKEN_URL" if status in (200, 404, 405) else "",
             **common,
         )
+
+
+def _header(answer: Answer, name: str, limit: int = 100) -> str | None:
+    value = answer.response.headers.get(name)
+    return None if value is None else redact(value, limit=limit)
 
 
 def _token_request(client: httpx.Client, s: Settings) -> httpx.Request:

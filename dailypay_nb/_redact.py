@@ -6,9 +6,12 @@ every string that comes from a server (error bodies and their members, header va
 phrases, transport error texts) before it is stored or shown, and to log records of httpx,
 httpcore, stamina and dailypay_nb. What it masks:
 
-- each known secret in every wire form: raw, percent-encoded once or twice (`quote` with and
-  without `/`, `quote_plus`, either hex case), JSON- and HTML-escaped, base64 (standard and
-  URL-safe), and the `client_secret_basic` pair `id:secret` raw, form-encoded and base64;
+- each known secret however it is escaped: the text is also read with every escape undone
+  (percent-encoding in either hex case, repeatedly; JSON's `\\uXXXX`, `\\/` and `\\\\`; Python's
+  `\\xXX`; HTML character references), so a secret percent-encoded twice, JSON-escaped by an
+  encoder that escapes `+` or `/`, or shown in a repr is found, and the text it came from masked;
+- its base64 (standard and URL-safe, at any alignment inside a longer base64 text), and the
+  `client_secret_basic` pair `id:secret` raw, form-encoded and in base64;
 - any fragment of 8 or more characters of any of those forms (a server may cut, wrap or
   prefix what it echoes);
 - credential-looking text for secrets it does not know (`access_token=…`, `Bearer …`);
@@ -20,19 +23,18 @@ the text, so a cut never leaves part of a secret behind.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote_plus
 
 from ._secret import MASK, Secret
 
-__all__ = ["FRAGMENT", "REDACTOR", "Redactor", "redact", "redact_tree"]
+__all__ = ["FRAGMENT", "REDACTOR", "Redacted", "Redactor", "redact", "redact_tree"]
 
 #: The shortest fragment of a secret that is masked wherever it appears.
 FRAGMENT = 8
@@ -49,22 +51,29 @@ _SECRETISH = re.compile(
     r"(\"?\s*[:=]\s*\"?)(bearer\s+|basic\s+)?[^\s\"&,;}]+"
 )
 _SCHEME_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
+#: `scheme://user:password@`; the password may hold `/` or `:` (a parser would misread it, a reader not).
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s@'\"<>]*@")
 _BLANKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_PERCENT = re.compile(r"%[0-9A-F]{2}")
 #: Text with nothing the credential patterns could match (a request id, a status word).
 _PLAIN = re.compile(r"[0-9A-Za-z._-]{0,80}")
 
 
-def _lower_hex(text: str) -> str:
-    return _PERCENT.sub(lambda m: m.group().lower(), text)
+def _b64(text: str) -> set[str]:
+    """Base64 of `text` at each alignment inside a longer base64 text, both alphabets.
 
-
-def _b64(text: str) -> tuple[str, ...]:
+    At an offset of 1 or 2 bytes the first characters also encode what precedes the text and
+    the last one what follows it; only the characters that encode `text` alone are kept.
+    """
     raw = text.encode("utf-8", "surrogatepass")
-    std = base64.b64encode(raw).decode("ascii")
-    url = base64.urlsafe_b64encode(raw).decode("ascii")
-    return std, url, std.rstrip("="), url.rstrip("=")
+    forms = set()
+    for shift in range(3):
+        data = b"\0" * shift + raw
+        for encoded in (base64.b64encode(data), base64.urlsafe_b64encode(data)):
+            full = encoded.decode("ascii")
+            if shift == 0:
+                forms.add(full)
+            forms.add(full[-(-8 * shift // 6) : 8 * len(data) // 6])
+    return forms
 
 
 #: A wire form and where the secret's own characters start in it: only fragments from there on
@@ -74,19 +83,92 @@ Form = tuple[str, int]
 
 
 def wire_forms(value: str, client_id: str = "") -> frozenset[Form]:
-    """Every form in which `value` (and, with a client id, the Basic pair) can travel."""
-    plain = {value, html.escape(value), json.dumps(value)[1:-1], json.dumps(value)[1:-1].replace("/", "\\/")}
-    for encode in (lambda s: quote(s, safe=""), quote, quote_plus):
-        once = encode(value)
-        twice = encode(once)
-        plain |= {once, twice, _lower_hex(once), _lower_hex(twice)}
-    plain.update(_b64(value))
-    forms = {(form, 0) for form in plain if form}
+    """The forms of `value` (and, with a client id, of the Basic pair) that are matched as text.
+
+    Escaped forms (percent-encoded, JSON, HTML) need not be listed: the text is also read with
+    its escapes undone (see `unescaped`). Base64 cannot be undone piecewise, so it is listed.
+    """
+    forms = {(value, 0), (value.replace(" ", "+"), 0)}  # quote_plus writes a space as "+"
+    for text in {value, quote_plus(value)}:
+        forms.update((encoded, 0) for encoded in _b64(text))
     if client_id:
-        for prefix, secret in ((f"{quote_plus(client_id)}:", quote_plus(value)), (f"{client_id}:", value)):
+        for prefix, secret in (
+            (f"{client_id}:", value),
+            (f"{client_id}:", value.replace(" ", "+")),
+            (f"{quote_plus(client_id)}:", quote_plus(value)),
+        ):
             forms.add((prefix + secret, len(prefix)))
             forms.update((encoded, 0) for encoded in _b64(prefix + secret))  # opaque: masked whole
-    return frozenset(forms)
+    return frozenset(form for form in forms if form[0])
+
+
+#: Escapes undone when a text is read a second time: percent-encoding (a run of bytes, UTF-8),
+#: JSON and Python string escapes, HTML character references.
+_ESCAPE = re.compile(
+    r"(?P<pct>(?:%[0-9A-Fa-f]{2})+)"
+    r"|\\u(?P<u>[0-9A-Fa-f]{4})"
+    r"|\\x(?P<x>[0-9A-Fa-f]{2})"
+    r"|\\(?P<lit>[\\/\"'])"
+    r"|&#(?P<dec>[0-9]{1,7});"
+    r"|&#[xX](?P<hex>[0-9A-Fa-f]{1,6});"
+    r"|&(?P<ent>amp|lt|gt|quot|apos);"
+)
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+#: Escapes are undone this many times at most (a doubly percent-encoded value in a repr: 3).
+_ROUNDS = 4
+
+
+def _unescape_match(m: re.Match[str]) -> list[tuple[str, int, int]]:
+    """(character, start, end) of what one escape stands for, positions in the escaped text."""
+    start, end = m.span()
+    if m.group("pct") is not None:
+        data = bytes.fromhex(m.group("pct").replace("%", ""))
+        try:
+            chars = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return [(chr(b), start + 3 * i, start + 3 * i + 3) for i, b in enumerate(data)]
+        out, at = [], start
+        for c in chars:
+            width = 3 * len(c.encode("utf-8"))
+            out.append((c, at, at + width))
+            at += width
+        return out
+    if m.group("lit") is not None:
+        return [(m.group("lit"), start, end)]
+    if m.group("ent") is not None:
+        return [(_ENTITIES[m.group("ent")], start, end)]
+    number = m.group("u") or m.group("x") or m.group("hex")
+    code = int(number, 16) if number else int(m.group("dec"))
+    return [(chr(code) if code <= 0x10FFFF else "\ufffd", start, end)]
+
+
+def unescaped(text: str) -> Iterator[tuple[str, list[int], list[int]]]:
+    """`text` with its escapes undone, once, twice, … (while that changes it), each with where
+    every character came from: (text, start in `text`, end in `text`) per character."""
+    starts, ends = list(range(len(text))), list(range(1, len(text) + 1))
+    for _ in range(_ROUNDS):
+        if not _ESCAPE.search(text):
+            return
+        chars: list[str] = []
+        new_starts: list[int] = []
+        new_ends: list[int] = []
+        last = 0
+        for m in _ESCAPE.finditer(text):
+            for i in range(last, m.start()):
+                chars.append(text[i])
+                new_starts.append(starts[i])
+                new_ends.append(ends[i])
+            for char, a, b in _unescape_match(m):
+                chars.append(char)
+                new_starts.append(starts[a])
+                new_ends.append(ends[b - 1])
+            last = m.end()
+        for i in range(last, len(text)):
+            chars.append(text[i])
+            new_starts.append(starts[i])
+            new_ends.append(ends[i])
+        text, starts, ends = "".join(chars), new_starts, new_ends
+        yield text, starts, ends
 
 
 class Redactor:
@@ -171,26 +253,39 @@ class Redactor:
     __call__ = redact
 
     def _mask_known(self, text: str) -> str:
-        if self._short is not None:
-            text = self._short.sub(MASK, text)
-        grams = self._grams
-        if not grams or len(text) < FRAGMENT:
-            return text
-        spans: list[list[int]] = []
-        for i in range(len(text) - FRAGMENT + 1):
-            if text[i : i + FRAGMENT] in grams:
-                if spans and i <= spans[-1][1]:
-                    spans[-1][1] = i + FRAGMENT
-                else:
-                    spans.append([i, i + FRAGMENT])
+        spans = self._spans(text)
+        for shadow, starts, ends in unescaped(text):  # the same text with its escapes undone
+            spans += [(starts[a], ends[b - 1]) for a, b in self._spans(shadow)]
         if not spans:
             return text
-        out, last = [], 0
-        for start, end in spans:
-            out += [text[last:start], MASK]
+        out: list[str] = []
+        last = 0
+        for start, end in sorted(spans):
+            if end <= last:
+                continue
+            if start > last or not out:
+                out += [text[last:start], MASK]
             last = end
         out.append(text[last:])
         return "".join(out)
+
+    def _spans(self, text: str) -> list[tuple[int, int]]:
+        """Where known forms (and fragments of 8 or more characters of them) are in `text`."""
+        spans = [m.span() for m in self._short.finditer(text)] if self._short is not None else []
+        grams = self._grams
+        if not grams or len(text) < FRAGMENT:
+            return spans
+        begin = end = -1
+        for i in range(len(text) - FRAGMENT + 1):
+            if text[i : i + FRAGMENT] in grams:
+                if i > end:
+                    if end >= 0:
+                        spans.append((begin, end))
+                    begin = i
+                end = i + FRAGMENT
+        if end >= 0:
+            spans.append((begin, end))
+        return spans
 
     def scrub_body(self, body: bytes) -> bytes:
         """A 2xx body with the latest secrets (raw or JSON-escaped) masked: cheap, per response."""
@@ -221,6 +316,17 @@ def redact_tree(value: Any, limit: int | None = 2000, depth: int = 0) -> Any:
 
 #: The one redactor of this process: every session registers its secrets here.
 REDACTOR = Redactor()
+
+
+class Redacted(dict[str, Any]):
+    """A dict whose repr has every known secret (and URL password) masked.
+
+    For values that sit in a local on an error path: a traceback that shows locals
+    (`%xmode Verbose`, `capture_locals`, `%debug`) prints them with `repr`.
+    """
+
+    def __repr__(self) -> str:
+        return REDACTOR.redact(dict.__repr__(self), limit=None)
 
 
 def redact(text: object, *secrets: str | Secret | None, limit: int | None = 200) -> str:

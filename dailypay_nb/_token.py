@@ -18,10 +18,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ._exceptions import TokenError
-from ._redact import REDACTOR
+from ._redact import REDACTOR, Redacted, redact_tree
 from ._secret import Secret
 
-__all__ = ["MAX_TTL", "SECRET_MEMBERS", "Token", "parse_token_body"]
+__all__ = ["MAX_TTL", "SECRET_MEMBERS", "Token", "parse_token_body", "usable"]
 
 #: Longest lifetime we believe; a larger `expires_in` is clamped to it.
 MAX_TTL = 365 * 24 * 3600.0
@@ -34,8 +34,10 @@ SECRET_MEMBERS = frozenset({"access_token", "refresh_token", "id_token"})
 _USABLE = re.compile(r"[\x21-\x7e]+")
 
 
-class _Members(dict[str, Any]):
-    """A parsed JSON object whose token members are Secrets (and whose repr says so)."""
+class _Members(Redacted):
+    """A parsed JSON object whose token members are Secrets; its repr masks every known secret, so
+    no local holding it shows an echo while the answer is checked (a traceback showing locals
+    would print it). Its values stay as sent: they are interpreted, and redacted where stored."""
 
 
 def _wrap(pairs: list[tuple[str, Any]]) -> _Members:
@@ -49,14 +51,19 @@ def _wrap(pairs: list[tuple[str, Any]]) -> _Members:
 
 
 def parse_token_body(body: bytes) -> Any:
-    """The JSON of a token answer, token members already `Secret`; raises ValueError if not JSON."""
+    """The JSON of a token answer, token members already `Secret`; raises ValueError if not JSON.
+
+    An object comes back as a `_Members`; anything else (an array, a string) redacted.
+    """
     try:
-        return json.loads(body, object_pairs_hook=_wrap)
+        data = json.loads(body, object_pairs_hook=_wrap)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+    return data if isinstance(data, _Members) else redact_tree(data, limit=None)
 
 
-def _usable(secret: Secret) -> bool:
+def usable(secret: Secret) -> bool:
+    """True when the token can travel in an Authorization header (visible ASCII, no spaces)."""
     return _USABLE.fullmatch(secret.reveal()) is not None
 
 
@@ -171,7 +178,7 @@ class Token:
                 status=status,
                 hint="the endpoint answered 200 without a token; check DAILYPAY_TOKEN_URL",
             )
-        if not _usable(access):
+        if not usable(access):
             raise TokenError(
                 f"token response has an access_token with spaces or control characters ({access.masked})",
                 status=status,
@@ -196,7 +203,12 @@ class Token:
         ttl = min(default_ttl if expires_in is None else expires_in, MAX_TTL)
         start = _start(sent_at, created_at, ttl)
         scope = data.get("scope")
-        granted = tuple(scope.split()) if isinstance(scope, str) and scope.strip() else requested_scope
+        # The server's words, shown in frames and forms: redacted (it could echo a secret there).
+        granted = (
+            tuple(REDACTOR.redact(s, limit=200) for s in scope.split())
+            if isinstance(scope, str) and scope.strip()
+            else requested_scope
+        )
         refresh, id_token = (
             v if isinstance(v := data.get(name), Secret) and v else None
             for name in ("refresh_token", "id_token")

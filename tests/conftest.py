@@ -35,6 +35,22 @@ def no_backoff_waits(request: pytest.FixtureRequest) -> Iterator[None]:
         stamina.set_testing(False)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def forget_module_secrets() -> Iterator[None]:
+    """The redactor is process-wide: what one module's tests register (fuzzed "secrets" such as
+    "client:lookup" or "7" * 300_000) is forgotten after it, or it would mask ordinary text in the
+    modules that follow."""
+    from collections import OrderedDict
+
+    from dailypay_nb._redact import REDACTOR as r
+
+    with r._lock:
+        saved = (OrderedDict(r._values), dict(r._grams), r._short, r._live)
+    yield
+    with r._lock:
+        r._values, r._grams, r._short, r._live = saved
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[object]:
     """One sandbox for the whole run (tests that change its state use `sandbox`)."""

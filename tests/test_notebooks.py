@@ -5,11 +5,11 @@ Each notebook in notebooks/ runs top to bottom with nbclient in a kernel of this
 working directory, two ways:
 
 - with no `.env`: `dp.connect()` starts the embedded sandbox;
-- with a `.env` holding a canary client secret (environment `sandbox`, token and API URLs of
-  a sandbox that has the canary client registered). The executed notebook, outputs and the
-  widget state in its metadata alike, must contain neither the canary nor any issued token.
-  That sandbox runs in the kernel (so notebooks that steer it keep working); the notebooks
-  that do not steer it also run against one in another process, as `dailypay-nb sandbox`.
+- with a `.env` holding a canary client secret, against a sandbox in another process (as
+  `dailypay-nb sandbox`), for the notebooks that do not steer the sandbox. Each tutorial also
+  runs from a canary `.env` with the sandbox in the kernel in the secrets suite
+  (`test_secrets_canary.py`). No executed notebook (outputs and widget state alike) may hold a
+  secret or an issued token: searched with the suite's one scanner, `_leaks`.
 
 Cells tagged `check-*` have their outputs checked (a one-row token frame, the timings
 columns, plots as PNG, retry attempts, ...). The committed files must have no outputs, no
@@ -32,7 +32,8 @@ from typing import Any
 
 import nbformat
 import pytest
-from _lab import KERNEL_NAME, free_port, isolated_jupyter_env, write_kernelspec
+from _lab import KERNEL_NAME, isolated_jupyter_env, write_kernelspec
+from _leaks import Artefacts, Needles
 from nbclient import NotebookClient
 
 pytestmark = pytest.mark.notebooks
@@ -261,12 +262,15 @@ def check_executed(nb: Any, name: str) -> None:
 
 
 def assert_nothing_leaked(nb: Any, *secret_values: str) -> None:
-    """Neither a secret nor a token anywhere in the executed file: outputs, metadata, widget state."""
-    text = nbformat.writes(nb)
+    """Neither a secret nor a token anywhere in the executed file: outputs, metadata, widget state
+    (searched with the suite's one scanner, `_leaks`: every form and fragment of each value, and
+    anything shaped like a sandbox token)."""
+    needles = Needles()
     for value in secret_values:
-        assert value not in text, "a secret value is in the executed notebook"
-    found = TOKEN_PATTERN.findall(text)
-    assert not found, f"{len(found)} issued token(s) in the executed notebook"
+        needles.add(value, "secret", fragment=16)
+    scan = Artefacts(needles, patterns=[TOKEN_PATTERN])
+    scan.json("notebook", nbformat.writes(nb))
+    scan.assert_clean()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,27 +313,6 @@ def write_env(folder: Path, port: int, secret: str) -> None:
         f"DAILYPAY_TOKEN_URL={url}/oauth2/token\n"
         f"DAILYPAY_API_URL={url}\n"
     )
-
-
-#: IPython startup file for the canary runs: the kernel itself hosts the sandbox the `.env`
-#: points at, with the `.env`'s client registered. A sandbox this process runs is one the
-#: session attaches to (`session.sandbox`), so notebooks that steer the sandbox (user tokens,
-#: faults) work as they do with the embedded one. The secret is read from the file, never
-#: written into code.
-CANARY_STARTUP = """\
-from urllib.parse import urlsplit as _urlsplit
-
-from dotenv import dotenv_values as _dotenv_values
-
-from dailypay_nb import sandbox as _sandbox
-
-_values = _dotenv_values(".env")
-_canary_sandbox = _sandbox.start(port=_urlsplit(_values["DAILYPAY_API_URL"]).port)
-_canary_sandbox.register_client(
-    _values["DAILYPAY_CLIENT_ID"], _values["DAILYPAY_CLIENT_SECRET"], _sandbox.DEMO_SCOPES
-)
-del _values, _urlsplit, _dotenv_values, _sandbox
-"""
 
 
 @pytest.fixture
@@ -393,30 +376,6 @@ def test_notebook_runs_on_embedded_sandbox(path: Path, tmp_path: Path, kernel_en
     assert_nothing_leaked(nb, DEMO_SECRET)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_notebook_with_canary_env_leaks_nothing(
-    path: Path, tmp_path: Path, kernel_env: dict[str, str], canary: str
-) -> None:
-    """Run from a .env with a canary secret: no canary, no token in outputs or widget state."""
-    work = tmp_path / "work"
-    work.mkdir()
-    write_env(work, free_port(), canary)
-    startup = Path(kernel_env["IPYTHONDIR"]) / "profile_default" / "startup" / "00-canary-sandbox.py"
-    startup.parent.mkdir(parents=True)
-    startup.write_text(CANARY_STARTUP)
-
-    nb, seconds = execute(path, work)
-    print(f"{path.name}: {seconds:.1f} s (.env with canary)")
-    check_executed(nb, path.name)
-    assert_nothing_leaked(nb, canary, canary[len("canary-") :][:16], DEMO_SECRET)
-    text = nbformat.writes(nb)
-    if path.stem == "01_quickstart":  # the token frame names the client from .env
-        assert CANARY_CLIENT in text
-    if path.stem == "04_going_to_uat":  # the settings table says where values came from
-        assert "file:" in text
-        assert CANARY_CLIENT in text
-
-
 @pytest.fixture
 def canary_sandbox(canary: str) -> Iterator[Any]:
     """A sandbox in this (the test) process that knows the canary client."""
@@ -441,7 +400,7 @@ def test_notebook_against_a_sandbox_in_another_process(
     nb, seconds = execute(path, work)
     print(f"{path.name}: {seconds:.1f} s (.env, sandbox in the test process)")
     check_executed(nb, path.name)
-    assert_nothing_leaked(nb, canary, canary[len("canary-") :][:16], DEMO_SECRET)
+    assert_nothing_leaked(nb, canary, DEMO_SECRET)
     stats = canary_sandbox.stats()
     assert stats["tokens_issued"] >= 2, stats  # two sessions, each with its own token
     assert stats["routes"].get("POST /oauth2/token", {}).get("200", 0) == stats["tokens_issued"]

@@ -4,20 +4,15 @@
 2. the first request opens a connection (connect_ms), the next ones reuse it (NaN);
 3. a retried token request is one row per attempt, attempts 1..k;
 5. bench(n=200, concurrency=8) returns exactly 200 rows, with a progress bar in a terminal;
-6. no token or secret in any frame, summary, plot or CLI output (a canary client secret);
-plus sync and async sessions both recorded, and a bounded buffer.
+plus sync and async sessions both recorded, and a bounded buffer. (6, no token or secret in any
+frame, summary, plot or CLI output, is part of the secrets suite: `test_secrets_canary.py`.)
 (4, building 100 000 rows in ≤ 150 ms, is measured by bench/bench_timings.py.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import math
-import os
-import re
-import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -233,88 +228,3 @@ def test_the_default_buffer_holds_a_million_rows(sandbox: Any, connect_to: Any) 
     session = connect_to(sandbox)
     assert session.settings.timings_buffer == 1_000_000
     assert session._recorder.maxlen == 1_000_000
-
-
-# -- 6. no secret anywhere ----------------------------------------------------------------------------
-
-CANARY = "canary-Secret-b81e5fd3c0"
-CANARY_CLIENT = "canary-timings"
-TOKEN_SHAPE = re.compile(r"dpo_[0-9a-f]{36}")
-
-
-def _leaks(text: str | bytes, secrets: list[str]) -> list[str]:
-    if isinstance(text, bytes):
-        return [s for s in secrets if s.encode() in text] + (
-            ["token-shaped"] if TOKEN_SHAPE.search(text.decode("latin-1")) else []
-        )
-    return [s for s in secrets if s in text] + (["token-shaped"] if TOKEN_SHAPE.search(text) else [])
-
-
-def test_no_token_or_secret_in_frames_summaries_plots_or_cli(fresh_sandbox: Any, tmp_path: Any) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from dailypay_nb import plots
-
-    box = fresh_sandbox
-    box.register_client(CANARY_CLIENT, CANARY, ["client:admin", "client:lookup", "health:read"])
-    session = dp.connect(
-        environment="sandbox",
-        api_url=box.url,
-        token_url=box.token_url,
-        client_id=CANARY_CLIENT,
-        client_secret=CANARY,
-        env_file=False,
-    )
-    with session:
-        box.inject("/oauth2/token", status=500, times=1)  # a failed attempt is recorded too
-        token = session.token().access_token.reveal()
-        for _ in range(3):
-            session.get(HEALTH)
-        session.get("/rest/jobs", params={"filter[person.id]": box.data.person_id})
-        run = session.bench(HEALTH, n=20, concurrency=2, progress=False)
-        secrets = [CANARY, token]
-        texts: list[str | bytes] = []
-        for frame in (session.timings, session.tokens, session.timing_summary(), run.timings, run.summary):
-            texts += [frame.to_string(), frame.to_html(), frame.to_csv()]
-        texts += [repr(run), run._repr_html_(), repr(session), session._repr_html_()]
-        with matplotlib.rc_context({"svg.fonttype": "none"}):  # keep text as text in the SVG
-            for figure in (
-                plots.latency_histogram(session.timings),
-                plots.latency_ecdf(session.timings),
-                plots.waterfall(run),
-                plots.waterfall(session.timings, row=0),
-            ):
-                png, svg = io.BytesIO(), io.StringIO()
-                figure.savefig(png, format="png", metadata={})
-                figure.savefig(svg, format="svg")
-                assert HEALTH in svg.getvalue() or "total" in svg.getvalue()  # the check sees text
-                texts += [png.getvalue(), svg.getvalue()]
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAILYPAY_")}
-    env |= {
-        "DAILYPAY_ENVIRONMENT": "sandbox",
-        "DAILYPAY_API_URL": box.url,
-        "DAILYPAY_TOKEN_URL": box.token_url,
-        "DAILYPAY_CLIENT_ID": CANARY_CLIENT,
-        "DAILYPAY_CLIENT_SECRET": CANARY,
-    }
-    outputs = []
-    for args in (["token"], ["quickstart"], ["bench", HEALTH, "-n", "30", "-c", "3"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "dailypay_nb", *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        outputs.append(done.stdout + done.stderr)
-    assert "/oauth2/token" in outputs[1]  # the quickstart printed its timings
-    assert "30/30" in outputs[2]  # and bench its progress bar
-    texts += outputs
-
-    assert box.stats()["tokens_issued"] >= 4  # ours + one per CLI run: there were tokens to leak
-    leaks = [(index, found) for index, text in enumerate(texts) if (found := _leaks(text, secrets))]
-    assert leaks == []

@@ -1,99 +1,70 @@
-"""The secret canary: one run with a canary client secret does everything a user can, then every
-artefact is searched for the canary and for every token issued during the run. Zero hits.
+"""The secret canary: a sandbox run with a canary client secret does everything a user can; then
+every artefact is searched (with the one scanner, `_leaks`) for every form of the canary and of
+every token issued during the run. Zero hits.
 
-Covered: settings, tokens, every explorer helper (client and user token, sync and async), errors
-of every kind, bench, plots (PNG and SVG), the token form driven from Python, the CLI in
-subprocesses, every notebook executed with nbclient from a `.env` holding the canary; searched:
-captured stdout/stderr, DEBUG logs of every logger, exception and warning texts, tracebacks,
-frames (`to_string`, `to_html`), reprs and HTML reprs, pickles of frames, CLI output, executed
-notebooks (outputs and `metadata.widgets`), the widget state and messages sent to the browser,
-and every file written in the working directory.
+Covered: settings, tokens (client_secret_post and client_secret_basic, a 401 that refetches, a
+failed token attempt), every explorer helper (client and user token, sync and async), errors of
+every kind, bench, plots (PNG, and SVG with its text kept as text), the token form driven from
+Python, the CLI in subprocesses, and each tutorial notebook executed with nbclient from a `.env`
+holding the canary; searched: captured stdout/stderr, DEBUG logs of every logger, exception and
+warning texts with their chain and frames' locals, frames (CSV, HTML, text, pickle), reprs and
+HTML reprs, CLI output, executed notebooks (outputs and `metadata.widgets`), the widget state and
+the messages sent to the browser, and every file written in the working directory.
+
+The adversarial side (a server that echoes the secret back in every place and encoding) is
+`test_secrets_echo.py`; the rules (where a token may go, fingerprints, refused inputs)
+`test_secrets_rules.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-import logging
 import os
 import pickle
 import re
 import secrets
+import shutil
 import subprocess
 import sys
-import traceback
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _leaks import Artefacts, Needles, every_log_record, widget_states
 
 import dailypay_nb as dp
 
 pytestmark = pytest.mark.kernel
 ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+IDS = [p.stem for p in NOTEBOOKS]
 CLIENT = "canary-client"
 SCOPES = "client:admin client:lookup health:read"
 #: What the sandbox issues (`dpo_` + 36 hex digits): catches tokens this test could not collect.
 TOKEN_PATTERN = re.compile(r"dpo_[0-9a-f]{20,}")
 
 
-class Artefacts:
-    """Everything the run produced, as labelled text or bytes, and the secrets to look for."""
+def artefacts(canary: str) -> Artefacts:
+    """The scanner for a run: the canary (a client secret, with its Basic pair) and sandbox tokens.
 
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str | bytes]] = []
-        self.secrets: set[str] = set()
-        self.missing: list[str] = []
-
-    def add(self, label: str, value: Any) -> None:
-        self.items.append((label, value if isinstance(value, (str, bytes)) else repr(value)))
-
-    def frame(self, label: str, frame: Any) -> None:
-        """A DataFrame as a user sees or saves it: to_string, to_html, repr, HTML repr, pickle."""
-        self.add(label + ".to_string", frame.to_string())
-        self.add(label + ".to_html", frame.to_html())
-        self.add(label + ".repr", repr(frame))
-        self.add(label + "._repr_html_", frame._repr_html_() or "")
-        self.add(label + ".pickle", pickle.dumps(frame))
-        self.add(label + ".attrs", repr(frame.attrs))
-
-    def error(self, label: str, exc: BaseException) -> None:
-        """An exception: message, repr, attributes, the full traceback text with its chain."""
-        self.add(label + ".str", str(exc))
-        self.add(label + ".repr", repr(exc))
-        self.add(label + ".dict", repr(vars(exc)))
-        self.add(label + ".traceback", "".join(traceback.format_exception(exc)))
-        if isinstance(exc, dp.ApiError):
-            self.frame(label + ".frame", exc.errors_frame)
-
-    def expect(self, label: str, call: Callable[[], Any], *errors: type[BaseException]) -> Any:
-        """Run call(); record the exception if it raises one of `errors` (others fail the test)."""
-        try:
-            return call()
-        except errors as exc:
-            self.error(label, exc)
-            return None
-
-    def hits(self) -> list[str]:
-        """Where a secret or a token-shaped value appears, with its context (the value masked)."""
-        found = []
-        for label, value in self.items:
-            text = value if isinstance(value, str) else value.decode("latin-1")
-            values = {s for s in self.secrets if s and s in text} | set(TOKEN_PATTERN.findall(text))
-            for secret in values:
-                at = text.index(secret)
-                context = text[max(0, at - 120) : at + len(secret) + 60]
-                for other in values:
-                    context = context.replace(other, f"<{dp.Secret(other).fingerprint}>")
-                found.append(f"{label}: {context!r}")
-        return found
+    Both are hex digits, looked for in pieces of 16 (8 hex digits are met by chance in the ids of
+    a notebook's widgets); a token the run could not collect is caught by its shape.
+    """
+    needles = Needles()
+    needles.add(canary, "canary client secret", client_id=CLIENT, fragment=16)
+    return Artefacts(needles, patterns=[TOKEN_PATTERN])
 
 
-@pytest.fixture
+def add_tokens(a: Artefacts, *tokens: str) -> None:
+    for token in tokens:
+        a.needles.add(token, f"token {dp.Secret(token).fingerprint}", fragment=16)
+
+
+@pytest.fixture(scope="module")
 def canary() -> str:
     return "canary-" + secrets.token_hex(16)
 
@@ -114,30 +85,6 @@ def box(fresh_sandbox: Any, canary: str) -> Iterator[tuple[Any, list[str]]]:
     store.issue = recording_issue
     yield fresh_sandbox, issued
     store.issue = issue
-
-
-@pytest.fixture
-def all_logs() -> Iterator[io.StringIO]:
-    """Every logger at DEBUG into one stream (root handler plus every non-propagating logger)."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setLevel(logging.DEBUG)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s %(args)s"))
-    root = logging.getLogger()
-    loggers = [root, *(lg for lg in root.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
-    levels = {lg: lg.level for lg in loggers}
-    extra = [lg for lg in loggers if not lg.propagate]
-    for lg in loggers:
-        lg.setLevel(logging.DEBUG)
-    root.addHandler(handler)
-    for lg in extra:
-        lg.addHandler(handler)
-    yield stream
-    root.removeHandler(handler)
-    for lg in extra:
-        lg.removeHandler(handler)
-    for lg, level in levels.items():
-        lg.setLevel(level)
 
 
 def env_file(folder: Path, h: Any, canary: str) -> Path:
@@ -169,6 +116,7 @@ def run_settings(a: Artefacts, canary: str) -> dp.Settings:
     )
     a.add("settings.secret.html", settings.client_secret._repr_html_())
     a.expect("pickle.secret", lambda: pickle.dumps(settings.client_secret), TypeError)
+    a.expect("pickle.settings", lambda: pickle.dumps(settings), TypeError)
     for bad in (canary + " ", "\t" + canary, canary + "\n", canary + "\x00"):
         a.expect("settings.bad-secret", lambda b=bad: settings.replace(client_secret=b), dp.SettingsError)
     a.expect(
@@ -181,9 +129,9 @@ def run_session(a: Artefacts, settings: dp.Settings, h: Any) -> dp.Session:
     """Tokens, every explorer helper with client and user tokens, raw requests and errors."""
     session = dp.connect(settings)
     token = session.token()
-    a.secrets.add(token.access_token.reveal())
+    add_tokens(a, token.access_token.reveal())
     forced = session.token(force=True)
-    a.secrets.add(forced.access_token.reveal())
+    add_tokens(a, forced.access_token.reveal())
     a.add("token", [repr(token), str(token), token._repr_html_(), repr(vars(token))])
     a.add("session", [repr(session), session._repr_html_(), repr(session.auth), repr(vars(session))])
     data = h.data
@@ -200,7 +148,7 @@ def run_session(a: Artefacts, settings: dp.Settings, h: Any) -> dp.Session:
         "person": session.person(person),
     }
     user = dp.sandbox.as_user(session, person)
-    a.secrets.add(user._user_token.reveal())
+    add_tokens(a, user._user_token.reveal())
     frames |= {
         "transfers": user.transfers(include="estimated_funding_sources"),
         "transfer": user.transfer(data.transfers_of()[0]),
@@ -271,7 +219,7 @@ def run_errors(a: Artefacts, session: dp.Session, user: dp.Session, h: Any) -> N
     h.inject("/rest/organizations", status=503, headers={"Retry-After": "0"}, times=1)
     session.organizations()
     h.inject("/oauth2/token", status=502, body="<h1>bad gateway</h1>", times=1)
-    session.token(force=True)
+    session.token(force=True)  # a failed attempt, then a token: both in the timings
     wrong = dp.connect(session.settings.replace(client_secret=session.settings.client_secret.reveal() + "x"))
     a.expect("error.invalid-client", wrong.token, dp.TokenError)
     basic = dp.connect(session.settings.replace(token_auth_method="client_secret_basic"))
@@ -279,7 +227,7 @@ def run_errors(a: Artefacts, session: dp.Session, user: dp.Session, h: Any) -> N
     for other in (wrong, basic):
         other.close()
         for t in other._provider.history:
-            a.secrets.add(t.access_token.reveal())
+            add_tokens(a, t.access_token.reveal())
     refused = dp.connect(
         session.settings.replace(token_url="http://127.0.0.1:9/oauth2/token", retry_attempts=2)
     )
@@ -295,7 +243,7 @@ def run_async(a: Artefacts, settings: dp.Settings, h: Any) -> None:
     async def main() -> None:
         async with await dp.connect_async(settings) as session:
             token = await session.atoken()
-            a.secrets.add(token.access_token.reveal())
+            add_tokens(a, token.access_token.reveal())
             a.frame("async.jobs", await session.jobs())
             a.frame("async.health", await session.health())
             a.add("async.session", [repr(session), session._repr_html_()])
@@ -321,10 +269,16 @@ def run_bench_and_plots(a: Artefacts, session: dp.Session, out: Path) -> None:
         "waterfall": plots.waterfall(run.timings),
         "waterfall-row": plots.waterfall(session.timings, row=session.timings.index[-1]),
     }
-    for name, figure in figures.items():
-        for ext in ("png", "svg"):
-            figure.savefig(out / f"{name}.{ext}")
-        a.add(f"plot.{name}.repr", repr(figure))
+    import matplotlib
+
+    texts = []
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text kept as text: the scan can read it
+        for name, figure in figures.items():
+            for ext in ("png", "svg"):
+                figure.savefig(out / f"{name}.{ext}")
+            a.add(f"plot.{name}.repr", repr(figure))
+            texts.append((out / f"{name}.svg").read_text())
+    assert any("/rest/health" in text for text in texts)  # the scan sees the plots' words
 
 
 class _Wire:
@@ -344,23 +298,6 @@ class _Wire:
 
         monkeypatch.setattr(comm, "create_comm", lambda *args, **kw: RecordingComm(*args, **kw))
         self.sent = sent
-
-
-def widget_states(widget: Any, seen: set[int] | None = None) -> list[str]:
-    """The synced state of a widget and every widget it references."""
-    import ipywidgets
-
-    seen = set() if seen is None else seen
-    if id(widget) in seen:
-        return []
-    seen.add(id(widget))
-    out = [json.dumps(widget.get_state(), default=str)]
-    for key in widget.keys:
-        value = getattr(widget, key)
-        for item in value if isinstance(value, (list, tuple)) else [value]:
-            if isinstance(item, ipywidgets.Widget):
-                out += widget_states(item, seen)
-    return out
 
 
 def run_form(a: Artefacts, canary: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -399,7 +336,7 @@ def run_form(a: Artefacts, canary: str, monkeypatch: pytest.MonkeyPatch) -> None
         a.frame("form.timings", form.timings)
         if form.session is not None:
             for t in form.session._provider.history:
-                a.secrets.add(t.access_token.reveal())
+                add_tokens(a, t.access_token.reveal())
         a.add("form.widget-state", "\n".join(widget_states(form.widget)))
         a.add("form.wire", "\n".join(wire.sent))
         if form.error is not None:
@@ -472,6 +409,65 @@ def finish_cli(a: Artefacts, procs: list[tuple[list[str], subprocess.Popen[str]]
     assert "invalid_client" in results[-1][2]
 
 
+# -- the tests -------------------------------------------------------------------------------
+
+
+def test_canary_everything(
+    tutorials: Tutorials,  # started first: the tutorials run while this does
+    box: tuple[Any, list[str]],
+    canary: str,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Everything a user can do, with a canary secret: no artefact holds it or any issued token."""
+    h, issued = box
+    cwd = Path.cwd()  # conftest runs each test in an empty folder
+    env_file(cwd, h, canary)
+    out = cwd / "out"
+    out.mkdir()
+    (cli_cwd := tmp_path / "cli").mkdir()
+    a = artefacts(canary)
+    procs = start_cli(h, canary, cli_cwd)  # the CLI runs while the rest goes on
+    try:
+        with every_log_record() as records, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            settings = run_settings(a, canary)
+            session = run_session(a, settings, h)
+            run_async(a, settings, h)
+            run_bench_and_plots(a, session, out)
+            run_form(a, canary, monkeypatch)
+            for name in ("tokens", "timings"):
+                a.frame(f"session.{name}", getattr(session, name))
+            a.frame("session.timing_summary", session.timing_summary())
+            add_tokens(a, *(t.access_token.reveal() for t in session._provider.history))
+            session.close()
+            finish_cli(a, procs)
+    finally:
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    a.add("warnings", [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught])
+    captured = capfd.readouterr()
+    a.add("stdout", captured.out)
+    a.add("stderr", captured.err)
+    a.add("logs", "\n".join(records))
+    for path in sorted(p for p in cwd.rglob("*") if p.is_file() and p.name != ".env"):
+        a.add(f"file:{path.relative_to(cwd)}", path.read_bytes())
+    add_tokens(a, *issued)
+
+    # the run really did what it says
+    assert len(issued) >= 10, "the sandbox issued fewer tokens than the run asked for"
+    assert any(" DEBUG " in r and r.startswith("dailypay_nb") for r in records)
+    assert any(label.startswith("cli.") for label, _ in a.items)
+    assert len(a.items) > 200
+    print(f"canary: {len(a.items)} artefacts searched for {len(a.needles)} secrets and tokens")
+    a.assert_clean()
+    if a.missing:
+        pytest.skip("not covered yet (feature missing): " + "; ".join(a.missing))
+
+
 #: Runs in the kernel before each notebook: a sandbox the .env points at, hosted by the kernel
 #: (so `session.sandbox` and `as_user()` work), which appends every token it issues to a file
 #: outside the working directory.
@@ -502,122 +498,112 @@ del _values, _urlsplit, _dotenv_values, _sandbox, _os
 """
 
 
-def run_notebooks(a: Artefacts, canary: str, base: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every notebook in notebooks/, executed with nbclient from a folder whose .env holds the canary."""
-    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
-    if not notebooks:
-        a.missing.append("notebooks/*.ipynb")
-        return
-    import nbformat
-    from _lab import KERNEL_NAME, free_port, isolated_jupyter_env, write_kernelspec
-    from nbclient import NotebookClient
+class Tutorials:
+    """Every tutorial executed by `jupyter-execute` in a process of its own (they run while the
+    rest of this module does), each from a folder whose `.env` holds the canary, its sandbox hosted
+    by the kernel (as one a user starts), recording the tokens it issues."""
 
-    env = isolated_jupyter_env(base / "jupyter-env")
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    write_kernelspec(Path(env["JUPYTER_DATA_DIR"]))
-    startup = Path(env["IPYTHONDIR"]) / "profile_default" / "startup" / "00-canary.py"
-    startup.parent.mkdir(parents=True, exist_ok=True)
-    startup.write_text(KERNEL_STARTUP)
-    tokens_file = base / "kernel-tokens.txt"
-    monkeypatch.setenv("DPNB_CANARY_TOKENS", str(tokens_file))
-    for path in notebooks:
-        work = out / ("nb-" + path.stem)
-        work.mkdir()
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        (base / "nb-env").mkdir(exist_ok=True)
-        (work / ".env").write_text(
-            f"DAILYPAY_ENVIRONMENT=sandbox\nDAILYPAY_CLIENT_ID={CLIENT}\nDAILYPAY_CLIENT_SECRET={canary}\n"
-            f"DAILYPAY_TOKEN_URL={url}/oauth2/token\nDAILYPAY_API_URL={url}\n"
-        )
-        nb = nbformat.read(path, as_version=4)
-        NotebookClient(
-            nb, timeout=120, kernel_name=KERNEL_NAME, resources={"metadata": {"path": str(work)}}
-        ).execute()
-        nbformat.write(nb, work / path.name)
-        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-        assert not errors, f"{path.name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
-        a.add(f"notebook.{path.stem}", nbformat.writes(nb))
-        a.add(f"notebook.{path.stem}.widgets", json.dumps(nb.metadata.get("widgets", {})))
-    if tokens_file.exists():
-        a.secrets.update(line for line in tokens_file.read_text().split() if line)
+    def __init__(self, canary: str, base: Path) -> None:
+        from _lab import KERNEL_NAME, free_port, isolated_jupyter_env, write_kernelspec
+        from test_notebooks import write_env
 
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DAILYPAY_")}
+        env |= isolated_jupyter_env(base / "jupyter")
+        write_kernelspec(Path(env["JUPYTER_DATA_DIR"]))
+        startup = Path(env["IPYTHONDIR"]) / "profile_default" / "startup" / "00-canary.py"
+        startup.parent.mkdir(parents=True, exist_ok=True)
+        startup.write_text(KERNEL_STARTUP)
+        execute = str(Path(sys.executable).parent / "jupyter-execute")
+        self.runs: dict[str, tuple[Path, subprocess.Popen[str]]] = {}
+        for path in NOTEBOOKS:
+            work = base / path.stem
+            work.mkdir()
+            write_env(work, free_port(), canary)
+            shutil.copy(path, work / path.name)
+            proc = subprocess.Popen(
+                [execute, "--inplace", f"--kernel_name={KERNEL_NAME}", "--timeout=120", path.name],
+                cwd=work,
+                env=env | {"DPNB_CANARY_TOKENS": str(work / "tokens.txt")},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            self.runs[path.stem] = (work, proc)
 
-# -- the test --------------------------------------------------------------------------------
+    def result(self, stem: str) -> tuple[Any, list[str]]:
+        """The executed notebook and the tokens its kernel's sandbox issued (waits for it)."""
+        import nbformat
 
+        work, proc = self.runs[stem]
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f"{stem}: jupyter-execute failed: {err[-3000:]}"
+        tokens = work / "tokens.txt"
+        issued = [line for line in tokens.read_text().split() if line] if tokens.exists() else []
+        return nbformat.read(work / f"{stem}.ipynb", as_version=4), issued
 
-def test_canary_everything(
-    box: tuple[Any, list[str]],
-    canary: str,
-    all_logs: io.StringIO,
-    capfd: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> None:
-    """Everything a user can do, with a canary secret: no artefact holds it or any issued token."""
-    h, issued = box
-    cwd = Path.cwd()  # conftest runs each test in an empty folder
-    env_file(cwd, h, canary)
-    out = cwd / "out"
-    out.mkdir()
-    (cli_cwd := tmp_path / "cli").mkdir()
-    a = Artefacts()
-    a.secrets.add(canary)
-    procs = start_cli(h, canary, cli_cwd)  # the CLI runs while the rest goes on
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            settings = run_settings(a, canary)
-            session = run_session(a, settings, h)
-            run_async(a, settings, h)
-            run_bench_and_plots(a, session, out)
-            run_form(a, canary, monkeypatch)
-            for name in ("tokens", "timings"):
-                a.frame(f"session.{name}", getattr(session, name))
-            a.frame("session.timing_summary", session.timing_summary())
-            for t in session._provider.history:
-                a.secrets.add(t.access_token.reveal())
-            session.close()
-            run_notebooks(a, canary, tmp_path, out, monkeypatch)
-            finish_cli(a, procs)
-    finally:
-        for _, proc in procs:
+    def stop(self) -> None:
+        for _, proc in self.runs.values():
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
-    a.add("warnings", [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught])
-    captured = capfd.readouterr()
-    a.add("stdout", captured.out)
-    a.add("stderr", captured.err)
-    a.add("logs", all_logs.getvalue())
-    for path in sorted(p for p in cwd.rglob("*") if p.is_file() and p.name != ".env"):
-        a.add(f"file:{path.relative_to(cwd)}", path.read_bytes())
-    a.secrets.update(issued)
-
-    # the run really did what it says
-    assert len(issued) >= 10, "the sandbox issued fewer tokens than the run asked for"
-    assert "DEBUG dailypay_nb" in all_logs.getvalue()
-    assert any(label.startswith("cli.") for label, _ in a.items)
-    assert len(a.items) > 200
-    print(f"canary: {len(a.items)} artefacts searched for {len(a.secrets)} secrets and tokens")
-    hits = a.hits()
-    assert not hits, "\n".join(hits[:40])
-    if a.missing:
-        pytest.skip("not covered yet (feature missing): " + "; ".join(a.missing))
 
 
-def test_the_search_finds_planted_values(canary: str) -> None:
-    """The scan itself works: a canary in a frame, a token in bytes and an unknown token are all found."""
+@pytest.fixture(scope="module")
+def tutorials(canary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tutorials]:
+    running = Tutorials(canary, tmp_path_factory.mktemp("tutorials"))
+    yield running
+    running.stop()
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_from_a_canary_env(path: Path, canary: str, tutorials: Tutorials) -> None:
+    """A tutorial run from a `.env` holding the canary: its checked cells pass, and the saved
+    notebook (outputs, widget state) holds neither the canary nor a token the kernel's sandbox issued."""
+    import nbformat
+    from test_notebooks import check_executed
+
+    nb, issued = tutorials.result(path.stem)
+    check_executed(nb, path.name)
+    text = nbformat.writes(nb)
+    if path.stem in ("01_quickstart", "04_going_to_uat"):
+        assert CLIENT in text  # the client named by the .env
+    assert issued, "the kernel's sandbox issued no token: nothing was there to leak"
+    a = artefacts(canary)
+    add_tokens(a, *issued)
+    a.json(f"notebook.{path.stem}", text)
+    a.assert_clean()
+
+
+def test_the_scanner_finds_planted_values(canary: str) -> None:
+    """The scanner works: the canary in a frame, in bytes, encoded, cut to a fragment, and a token
+    of the sandbox's shape are all found, and reported masked; clean text is not."""
+    import base64
+    from urllib.parse import quote
+
     import pandas as pd
 
-    a = Artefacts()
-    a.secrets |= {canary, "known-token-123"}
+    a = artefacts(canary)
+    add_tokens(a, "dpo_" + "0123456789abcdef" * 2 + "dead")
     a.frame("planted", pd.DataFrame({"x": [f"..{canary}.."]}))
-    a.add("bytes", b"abc known-token-123 def")
-    a.add("clean", "nothing here")
+    a.add("bytes", f"abc {canary} def".encode())
+    a.add("quoted", quote(quote(canary, safe=""), safe=""))
+    a.add("basic", base64.b64encode(f"{CLIENT}:{canary}".encode()).decode())
+    a.add("cut", "x" * 50 + canary[:20])
+    a.add("coloured", canary[:10] + "\x1b[31m" + canary[10:])
+    a.add("clean", "nothing here " + CLIENT)
     a.add("shape", "dpo_" + "ab" * 18)
-    labels = {hit.split(":")[0] for hit in a.hits()}
-    assert {"planted.to_string", "planted.to_html", "planted.pickle", "bytes", "shape"} <= labels
+    hits = a.hits()
+    labels = {hit.split(":")[0] for hit in hits}
+    assert {
+        "planted.to_csv",
+        "planted.to_html",
+        "planted.pickle",
+        "bytes",
+        "quoted",
+        "basic",
+        "cut",
+    } <= labels
+    assert {"coloured", "shape"} <= labels
     assert "clean" not in labels
-    assert not [h for h in a.hits() if canary in h or "known-token-123" in h]  # reported masked
+    assert not [h for h in hits if canary[:16] in h]  # reported masked
