@@ -2,6 +2,8 @@
 
 Zero failed calls; one timing row per attempt (counted against the server); one token
 fetch per expiry (single flight under load); a bounded timing buffer and flat memory.
+The sandbox runs in another process: the client's allocations alone are traced, and client and
+server do not share a GIL.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
+from _remote_sandbox import RemoteSandbox
 
 import dailypay_nb as dp
-from dailypay_nb import sandbox as sb
 
 THREADS = 16
 CALLS = 500
@@ -30,15 +33,12 @@ SKEW = 0.5
 BUFFER = 500
 
 
-def calls_for(session: dp.Session, h: Any) -> list[Callable[[], Any]]:
+def calls_for(session: dp.Session, h: RemoteSandbox) -> list[Callable[[], Any]]:
     """Mixed endpoints: raw GETs (parsed JSON) and explorer helpers (frames)."""
-    data = h.data
-    person, job, account, org = (
-        data.person_id,
-        data.jobs_of()[0],
-        data.earnings_account_id(),
-        data.organization_ids[0],
-    )
+    data = httpx.get(f"{h.url}/_sandbox/data", timeout=10).json()
+    person, org = data["person_id"], data["organization_ids"][0]
+    job = session.jobs(person_id=person)["id"].iloc[0]
+    account = session.accounts(person_id=person)["id"].iloc[0]  # the earnings balance
     return [
         lambda: session.get("/rest/health").json(),
         lambda: session.get("/rest/organizations").json(),
@@ -57,19 +57,22 @@ def calls_for(session: dp.Session, h: Any) -> list[Callable[[], Any]]:
 @pytest.mark.timeout(120)
 def test_soak() -> None:
     """8000 calls, token churn, 1 % 503s: nothing fails, nothing is lost or doubled, memory is flat."""
-    with sb.start(token_ttl=TTL) as h, warnings.catch_warnings(record=True) as caught:
+    h = RemoteSandbox("--token-ttl", str(TTL))
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         session = dp.connect(
-            environment="sandbox",
-            api_url=h.url,
-            token_url=h.token_url,
-            client_id=h.client_id,
-            client_secret=h.client_secret,
+            **h.settings(),
             token_skew=SKEW,
             timings_buffer=BUFFER,
             retry_attempts=6,
             retry_timeout=20,
         )
+        work = calls_for(session, h)  # a first token and the ids, before anything is counted
+        provider = session._provider
+        fetched_before, held_before = provider.fetches, len(provider.history)
+        h.reset_stats()
+        setup_rows = len(session.timings)  # seq goes on counting after clear_timings()
+        session.clear_timings()
         rows_by_kind: Counter[str] = Counter()
         append = session._recorder.append
         lock = threading.Lock()
@@ -81,7 +84,6 @@ def test_soak() -> None:
 
         session._recorder.append = counting_append  # type: ignore[method-assign]
         h.inject("/", status=503, rate=0.01)
-        work = calls_for(session, h)
         failures: list[BaseException] = []
         done = Counter[str]()
         # memory is traced from call WARMUP on; readings at calls FIRST and SECOND of every thread:
@@ -122,8 +124,9 @@ def test_soak() -> None:
         elapsed = time.monotonic() - started
         h.clear_faults()
         stats = h.stats()
-        provider = session._provider
+        fetches = provider.fetches - fetched_before
         session.close()
+        h.stop()
 
     routes = stats["routes"]
     token_503 = routes.get("POST /oauth2/token", {}).get("503", 0)
@@ -132,7 +135,7 @@ def test_soak() -> None:
     print(
         f"soak: {done['calls']} calls in {elapsed:.1f}s, {stats['requests']} requests "
         f"({stats['token_requests']} token, {token_503} token 503s, {api_503} api 503s, {api_401} 401s), "
-        f"{provider.fetches} token fetches, {growth / 1e3:+.0f} kB over {THREADS * (SECOND - FIRST)} calls"
+        f"{fetches} token fetches, {growth / 1e3:+.0f} kB over {THREADS * (SECOND - FIRST)} calls"
     )
 
     # zero failed calls
@@ -142,18 +145,19 @@ def test_soak() -> None:
 
     # one timing row per attempt: none lost, none duplicated
     assert rows_by_kind["token"] + rows_by_kind["api"] == stats["requests"]
-    assert rows_by_kind["token"] == stats["token_requests"] == provider.fetches + token_503
+    assert rows_by_kind["token"] == stats["token_requests"] == fetches + token_503
     assert rows_by_kind["api"] == THREADS * CALLS + api_503 + api_401
     frame = session.timings  # the buffer as a frame (readable after close)
     assert len(frame) == BUFFER
     assert frame.attrs["dropped_rows"] == stats["requests"] - BUFFER  # counted, not lost silently
     dropped_warnings = [w for w in caught if issubclass(w.category, dp.TimingsDroppedWarning)]
     assert len(dropped_warnings) == 1  # once per session
-    assert frame["seq"].tolist() == list(range(stats["requests"] - BUFFER + 1, stats["requests"] + 1))
+    last = setup_rows + stats["requests"]
+    assert frame["seq"].tolist() == list(range(last - BUFFER + 1, last + 1))
 
     # single flight: one fetch per expiry, each only once the previous token went stale
-    assert stats["tokens_issued"] == provider.fetches == len(provider.history)
-    tokens = list(provider.history)
+    tokens = list(provider.history)[held_before:]
+    assert stats["tokens_issued"] == fetches == len(tokens)
     early = [
         (n, (b.obtained_at - a.expires_at).total_seconds() + SKEW)
         for n, (a, b) in enumerate(itertools.pairwise(tokens))
@@ -162,7 +166,7 @@ def test_soak() -> None:
     assert len(early) <= api_401, f"tokens fetched while the previous one was fresh: {early}"
     windows = [(t.expires_at - t.obtained_at).total_seconds() - SKEW for t in tokens]  # fresh spans
     assert min(windows) > 0
-    assert provider.fetches <= math.ceil(elapsed / min(windows)) + 1 + api_401
+    assert fetches <= math.ceil(elapsed / min(windows)) + 1 + api_401
 
     # memory: the bounded buffer holds, and 2400 more calls leave nothing more allocated
     assert len(session._recorder) == BUFFER
