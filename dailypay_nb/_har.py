@@ -3,11 +3,11 @@
 Strictly private (public: `Session.to_har`, `dp.read_har`). Timing rows hold no headers, so an
 `ExchangeStore`, installed as the recorder's `on_exchange` hook, keeps the headers, sizes and
 peer of the latest `HAR_EXCHANGES` exchanges (older ones are exported with empty header lists
-and a comment). Values are masked as they are stored: `Authorization`, cookies and other
-credential headers become the mask, every other value goes through the process redactor, and
-request bodies are kept with credential and card members masked. Response bodies are the ones
-`ApiResponse` holds (2xx bodies already scrubbed of live secrets) and are redacted again on
-export; token answers are never kept.
+and a comment). No credential is stored: `Authorization`, cookies and other credential headers
+keep only their names, and request bodies are kept with credential and card members masked;
+every other value is the server's, redacted by the process redactor when exported. Response
+bodies are the ones `ApiResponse` holds (2xx bodies already scrubbed of live secrets) and are
+redacted again on export; token answers are never kept.
 
 Phases map to HAR `timings` (milliseconds) as follows; `time` is their sum and equals
 `total_ms` (HAR's `connect` includes `ssl`, as the specification asks):
@@ -109,8 +109,6 @@ SECRET_MEMBERS = frozenset(
 #: it is JSON:API's error code.
 _BODY_SECRETS = SECRET_MEMBERS - {"code"}
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_-]*)\s+\S")
-_CACHE_SIZE = 4096
-_CACHE_LONGEST = 256
 
 
 def mask_header(name: str, value: str) -> str:
@@ -205,21 +203,65 @@ class Held:
     body_note: str = ""
 
 
+@dataclass(slots=True)
+class _Seen:
+    """One exchange as it was seen, kept cheaply on the request path; masked into `Held` on export.
+
+    No credential is kept: credential request headers are masked at once (an Authorization
+    keeps its scheme word, a Cookie its names), and so is a request body (a write or a token
+    request: rare). Response header values are the server's bytes, redacted on export (with
+    every secret the redactor knows by then).
+    """
+
+    method: str
+    target_length: int
+    request_headers: list[tuple[bytes, bytes]]
+    request_body_size: int
+    request_body: str | None
+    response: tuple[str, str, list[tuple[bytes, bytes]]] | None  # http version, reason, raw headers
+    server_ip: str | None
+    connection: str | None
+    response_body: bytes | None = None
+    body_note: str = ""
+
+
+_CREDENTIAL_HEADERS = frozenset(name.encode() for name in SECRET_HEADERS)
+
+
+def _request_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The request's header pairs with every credential value masked now (an Authorization keeps
+    its scheme word; a Cookie keeps its cookies' names), as UTF-8; the rest as sent."""
+    kept = []
+    for name, value in raw:
+        lower = name.lower()
+        if lower in _CREDENTIAL_HEADERS:
+            text_name, text = name.decode("latin-1"), value.decode("latin-1")
+            if lower in (b"cookie", b"set-cookie"):
+                shown = "; ".join(f"{n}={MASK}" for n in _cookie_names(text_name.lower(), text))
+            else:
+                shown = mask_header(text_name, text)
+            kept.append((name, shown.encode()))
+        else:
+            kept.append((name, value))
+    return kept
+
+
 class ExchangeStore:
     """The latest `HAR_EXCHANGES` exchanges' headers, sizes and bodies, by timing `seq`.
 
     Installed on a `TimingRecorder` as its `on_exchange` hook (one store per recorder, so a
     user-token session and a benchmark that share a recorder share it too). Thread-safe.
+    Recording keeps references and drops credentials (a few µs an exchange); decoding,
+    redaction and sizes happen on export.
     """
 
     def __init__(self, limit: int = HAR_EXCHANGES, budget: int = BODY_BUDGET) -> None:
         self.limit = limit
         self.budget = budget
-        self._held: OrderedDict[int, Held] = OrderedDict()
+        self._seen: OrderedDict[int, _Seen] = OrderedDict()
         self._bodies: deque[tuple[int, int]] = deque()  # (seq, bytes) of kept bodies, oldest first
         self._body_bytes = 0
         self._lock = threading.Lock()
-        self._clean: dict[int, tuple[str, str]] = {}  # hash of a raw header pair -> its shown form
         self._peers: weakref.WeakKeyDictionary[Any, tuple[str | None, str | None]] = (
             weakref.WeakKeyDictionary()
         )
@@ -238,45 +280,6 @@ class ExchangeStore:
 
     # -- recording (called once per exchange, on the request path: kept cheap) --------------
 
-    def _value(self, name: str, value: str) -> str:
-        if name.lower() in SECRET_HEADERS:
-            return mask_header(name, value)
-        return REDACTOR.redact(value, limit=None)
-
-    def _headers(
-        self, headers: httpx.Headers
-    ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...], int]:
-        """(name, shown value) pairs, cookie names, content types seen, and the size on the wire.
-
-        Most pairs repeat from one exchange to the next, so each pair's shown form is
-        remembered, keyed by the hash of its raw bytes (the key holds nothing of the value).
-        Credential headers and cookies are masked every time and never remembered. A value seen
-        before a secret in it was registered keeps its first form here; export redacts again.
-        """
-        pairs = []
-        cookies: tuple[str, ...] = ()
-        types: tuple[str, ...] = ()
-        size = 2  # the blank line
-        clean = self._clean
-        for raw in headers.raw:
-            size += len(raw[0]) + len(raw[1]) + 4
-            key = hash(raw)
-            pair = clean.get(key)
-            if pair is None:
-                name, value = raw[0].decode("latin-1"), raw[1].decode("latin-1")
-                lower = name.lower()
-                pair = (name, self._value(name, value))
-                if lower in ("cookie", "set-cookie"):
-                    cookies += _cookie_names(lower, value)
-                elif lower not in SECRET_HEADERS and len(value) <= _CACHE_LONGEST:
-                    if len(clean) >= _CACHE_SIZE:
-                        clean.clear()
-                    clean[key] = pair
-            if raw[0].lower() == b"content-type":
-                types += (pair[1],)
-            pairs.append(pair)
-        return tuple(pairs), cookies, types, size
-
     def __call__(self, row: tuple[Any, ...], request: httpx.Request, response: httpx.Response | None) -> None:
         try:
             self._record(row[0], request, response)
@@ -285,44 +288,28 @@ class ExchangeStore:
                 self.next(row, request, response)
 
     def _record(self, seq: int, request: httpx.Request, response: httpx.Response | None) -> None:
-        req_headers, req_cookies, req_types, req_size = self._headers(request.headers)
-        line = len(request.method) + len(request.url.raw_path) + 12  # "M target HTTP/1.1\r\n"
         content = _content(request)
-        req_mime = req_types[0] if req_types else ""
         body = None
-        if content and len(content) <= BODY_LIMIT:
-            body = mask_body(content, req_mime)
-        server = connection = None
-        if response is not None:
-            version = response.http_version
-            resp_headers, resp_cookies, resp_types, resp_size = self._headers(response.headers)
-            status_line = len(version) + len(response.reason_phrase) + 7  # "V NNN reason\r\n"
-            resp_size = resp_size + status_line if version == "HTTP/1.1" else -1
-            server, connection = self._peer(response)
-            status_text = REDACTOR.redact(response.reason_phrase, limit=200)
-            resp_mime = resp_types[0] if resp_types else ""
-        else:
-            version, resp_headers, resp_cookies, resp_size, status_text, resp_mime = "", (), (), -1, "", ""
-        held = Held(
-            http_version=version,
-            status_text=status_text,
-            request_headers=req_headers,
-            response_headers=resp_headers,
-            request_cookies=req_cookies,
-            response_cookies=resp_cookies,
-            request_headers_size=req_size + line if version in ("HTTP/1.1", "") else -1,
-            response_headers_size=resp_size,
+        if content and len(content) <= BODY_LIMIT:  # writes and token requests: rare, masked now
+            body = mask_body(content, request.headers.get("content-type", ""))
+        seen = _Seen(
+            method=request.method,
+            target_length=len(request.url.raw_path),
+            request_headers=_request_headers(request.headers.raw),
             request_body_size=len(content),
-            request_mime=req_mime,
             request_body=body,
-            server_ip=server,
-            connection=connection,
-            response_mime=resp_mime,
+            response=None
+            if response is None
+            else (response.http_version, response.reason_phrase, response.headers.raw),
+            server_ip=None,
+            connection=None,
         )
+        if response is not None:
+            seen.server_ip, seen.connection = self._peer(response)
         with self._lock:
-            self._held[seq] = held
-            while len(self._held) > self.limit:
-                self._held.popitem(last=False)
+            self._seen[seq] = seen
+            while len(self._seen) > self.limit:
+                self._seen.popitem(last=False)
             if body:
                 self._account(seq, len(body))
 
@@ -346,20 +333,20 @@ class ExchangeStore:
         token's answer): it is masked now rather than on export.
         """
         with self._lock:
-            held = self._held.get(seq)
-            if held is None:
+            seen = self._seen.get(seq)
+            if seen is None:
                 return
             if note:
-                held.body_note = note
+                seen.body_note = note
             if not body:
                 return
             if len(body) > BODY_LIMIT:
-                held.body_note = f"response body not kept: larger than {BODY_LIMIT:,} bytes"
+                seen.body_note = f"response body not kept: larger than {BODY_LIMIT:,} bytes"
                 return
             if sensitive:
-                masked = mask_body(body, held.response_mime)
+                masked = mask_body(body, _response_mime(seen))
                 body = (masked or "").encode()
-            held.response_body = body
+            seen.response_body = body
             self._account(seq, len(body))
 
     def _account(self, seq: int, size: int) -> None:
@@ -368,25 +355,95 @@ class ExchangeStore:
         while self._body_bytes > self.budget and self._bodies:
             old, old_size = self._bodies.popleft()
             self._body_bytes -= old_size
-            held = self._held.get(old)
-            if held is not None and old != seq:
-                held.request_body = held.response_body = None
-                held.body_note = "bodies dropped to keep the stored bodies within the budget"
+            seen = self._seen.get(old)
+            if seen is not None and old != seq:
+                seen.request_body = seen.response_body = None
+                seen.body_note = "bodies dropped to keep the stored bodies within the budget"
 
     # -- reading -----------------------------------------------------------------------------
 
     def get(self, seq: int) -> Held | None:
+        """Exchange `seq` as HAR shows it (masked and redacted now), or None if not kept."""
         with self._lock:
-            return self._held.get(seq)
+            seen = self._seen.get(seq)
+        return None if seen is None else _held(seen)
 
     def clear(self) -> None:
         with self._lock:
-            self._held.clear()
+            self._seen.clear()
             self._bodies.clear()
             self._body_bytes = 0
 
     def __len__(self) -> int:
-        return len(self._held)
+        return len(self._seen)
+
+
+def _headers(
+    raw: list[tuple[bytes, bytes]], masked_names: bool = False
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], str, int]:
+    """(name, shown value) pairs, cookie names, the first content type, and the size on the wire.
+
+    `masked_names`: credential headers were masked when recorded (the request's)."""
+    pairs = []
+    cookies: tuple[str, ...] = ()
+    mime = ""
+    size = 2  # the blank line
+    for raw_name, raw_value in raw:
+        size += len(raw_name) + len(raw_value) + 4
+        name = raw_name.decode("latin-1")
+        lower = name.lower()
+        masked = masked_names and lower in SECRET_HEADERS  # masked when recorded, as UTF-8
+        value = raw_value.decode("utf-8" if masked else "latin-1")
+        if lower in ("cookie", "set-cookie"):
+            cookies += _cookie_names(lower, value)
+        if masked:
+            shown = MASK if lower in ("cookie", "set-cookie") else value
+        elif lower in SECRET_HEADERS:
+            shown = mask_header(name, value)
+        else:
+            shown = REDACTOR.redact(value, limit=None)
+        if lower == "content-type" and not mime:
+            mime = shown
+        pairs.append((name, shown))
+    return tuple(pairs), cookies, mime, size
+
+
+def _response_mime(seen: _Seen) -> str:
+    for name, value in seen.response[2] if seen.response else ():
+        if name.lower() == b"content-type":
+            return REDACTOR.redact(value.decode("latin-1"), limit=None)
+    return ""
+
+
+def _held(seen: _Seen) -> Held:
+    req_headers, req_cookies, req_mime, req_size = _headers(seen.request_headers, masked_names=True)
+    line = len(seen.method) + seen.target_length + 12  # "M target HTTP/1.1\r\n"
+    if seen.response is not None:
+        version, reason, raw = seen.response
+        resp_headers, resp_cookies, resp_mime, resp_size = _headers(raw)
+        status_line = len(version) + len(reason) + 7  # "V NNN reason\r\n"
+        resp_size = resp_size + status_line if version == "HTTP/1.1" else -1
+        status_text = REDACTOR.redact(reason, limit=200)
+    else:
+        version, resp_headers, resp_cookies, resp_size, status_text, resp_mime = "", (), (), -1, "", ""
+    return Held(
+        http_version=version,
+        status_text=status_text,
+        request_headers=req_headers,
+        response_headers=resp_headers,
+        request_cookies=req_cookies,
+        response_cookies=resp_cookies,
+        request_headers_size=req_size + line if version in ("HTTP/1.1", "") else -1,
+        response_headers_size=resp_size,
+        request_body_size=seen.request_body_size,
+        request_mime=req_mime,
+        request_body=seen.request_body,
+        server_ip=seen.server_ip,
+        connection=seen.connection,
+        response_mime=resp_mime,
+        response_body=seen.response_body,
+        body_note=seen.body_note,
+    )
 
 
 def _content(request: httpx.Request) -> bytes:
