@@ -15,6 +15,7 @@ from ._embedded import prepare
 from ._explorer import AsyncExplorer
 from ._flow import Call, Outcome, aexchange, arun, awake
 from ._response import ApiResponse
+from ._tls import async_transport
 from ._token import Token
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ class AsyncSession(AsyncExplorer, SessionBase[Coroutine[Any, Any, ApiResponse]])
         self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, **kw: Any
     ) -> None:
         super().__init__(settings, **kw)
-        self._client = self._new_client(httpx.AsyncClient, transport or httpx.AsyncHTTPTransport())
+        self._client = self._new_client(httpx.AsyncClient, transport or async_transport())
         self._owns_client = True
 
     def _drive(self, call: ApiCall) -> Coroutine[Any, Any, ApiResponse]:

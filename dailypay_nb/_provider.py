@@ -28,6 +28,7 @@ from ._flow import Answer, Call, Failure, exchange, run
 from ._redact import REDACTOR, redact
 from ._retry import RETRY_STATUSES
 from ._timings import META, RecordingTransport, TimingRecorder
+from ._tls import transport as default_transport
 from ._token import Token, parse_token_body
 
 __all__ = ["TokenProvider"]
@@ -216,7 +217,7 @@ class TokenProvider:
         self.settings = settings
         self.clock = clock
         REDACTOR.add(settings.client_secret, client_id=settings.client_id)
-        inner = transport or httpx.HTTPTransport()
+        inner = transport or default_transport()
         guard(inner)
         self._client = httpx.Client(
             transport=RecordingTransport(inner, recorder, "token"),

@@ -13,6 +13,7 @@ from ._embedded import prepare
 from ._explorer import SyncExplorer
 from ._flow import Call, Outcome, exchange, run
 from ._response import ApiResponse
+from ._tls import transport as default_transport
 
 if TYPE_CHECKING:
     from ._bench import BenchRun
@@ -29,7 +30,7 @@ class Session(SyncExplorer, SessionBase[ApiResponse]):
         self, settings: Settings, *, transport: httpx.BaseTransport | None = None, **kw: Any
     ) -> None:
         super().__init__(settings, **kw)
-        self._client = self._new_client(httpx.Client, transport or httpx.HTTPTransport())
+        self._client = self._new_client(httpx.Client, transport or default_transport())
         self._owns_client = True
 
     def _drive(self, call: ApiCall) -> ApiResponse:
