@@ -583,6 +583,7 @@ def _result(
 ) -> BenchRun:
     from ._frames import timing_summary
 
+    session._recorder.seal(run_id)  # a request answered after this belongs to no report
     timings = session.timings
     rows = timings[timings["run_id"] == run_id].reset_index(drop=True)
     lateness = sorted(tally.lateness)

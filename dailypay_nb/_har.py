@@ -34,7 +34,7 @@ import os
 import re
 import threading
 import weakref
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,7 +259,7 @@ class ExchangeStore:
         self.limit = limit
         self.budget = budget
         self._seen: OrderedDict[int, _Seen] = OrderedDict()
-        self._bodies: deque[tuple[int, int]] = deque()  # (seq, bytes) of kept bodies, oldest first
+        self._bodies: OrderedDict[int, int] = OrderedDict()  # seq -> bytes of its kept bodies, oldest first
         self._body_bytes = 0
         self._lock = threading.Lock()
         self._peers: weakref.WeakKeyDictionary[Any, tuple[str | None, str | None]] = (
@@ -273,7 +273,7 @@ class ExchangeStore:
         hook = recorder.on_exchange
         if isinstance(hook, ExchangeStore):
             return hook
-        store = cls()
+        store = cls(limit=min(HAR_EXCHANGES, recorder.maxlen))  # a row gone from the timings is gone here
         store.next = hook
         recorder.on_exchange = store
         return store
@@ -282,7 +282,8 @@ class ExchangeStore:
 
     def __call__(self, row: tuple[Any, ...], request: httpx.Request, response: httpx.Response | None) -> None:
         try:
-            self._record(row[0], request, response)
+            if row[0]:  # 0: a row not kept (its bench run was already reported)
+                self._record(row[0], request, response)
         finally:
             if self.next is not None:
                 self.next(row, request, response)
@@ -309,7 +310,7 @@ class ExchangeStore:
         with self._lock:
             self._seen[seq] = seen
             while len(self._seen) > self.limit:
-                self._seen.popitem(last=False)
+                self._body_bytes -= self._bodies.pop(self._seen.popitem(last=False)[0], 0)
             if body:
                 self._account(seq, len(body))
 
@@ -350,13 +351,14 @@ class ExchangeStore:
             self._account(seq, len(body))
 
     def _account(self, seq: int, size: int) -> None:
-        self._bodies.append((seq, size))
+        self._bodies[seq] = self._bodies.get(seq, 0) + size
+        self._bodies.move_to_end(seq)
         self._body_bytes += size
-        while self._body_bytes > self.budget and self._bodies:
-            old, old_size = self._bodies.popleft()
+        while self._body_bytes > self.budget and len(self._bodies) > 1:  # the newest always stays
+            old, old_size = self._bodies.popitem(last=False)
             self._body_bytes -= old_size
             seen = self._seen.get(old)
-            if seen is not None and old != seq:
+            if seen is not None:
                 seen.request_body = seen.response_body = None
                 seen.body_note = "bodies dropped to keep the stored bodies within the budget"
 

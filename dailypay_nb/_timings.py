@@ -101,6 +101,7 @@ class TimingRow(NamedTuple):
 
 
 COLUMNS: tuple[str, ...] = TimingRow._fields
+_RUN_ID = COLUMNS.index("run_id")
 
 #: The benchmark run a request belongs to (set by `Session.bench`).
 current_run: contextvars.ContextVar[str | None] = contextvars.ContextVar("dailypay_nb_run", default=None)
@@ -262,6 +263,7 @@ class TimingRecorder:
             None
         )
         self._endpoints: dict[tuple[str, str], str | None] = {}
+        self._sealed: set[str] = set()  # bench runs whose rows are final
         self._reset()
 
     def _reset(self) -> None:
@@ -294,11 +296,22 @@ class TimingRecorder:
                 self._endpoints[key] = found
         return found or path  # type: ignore[return-value]
 
+    def seal(self, run_id: str) -> None:
+        """From now on, rows of bench run `run_id` are not kept: the run's figures are final.
+
+        An interrupted run's requests still in flight may be answered after it was reported.
+        """
+        with self._lock:
+            self._sealed.add(run_id)
+
     def append(self, row: list[Any]) -> TimingRow:
-        """Record one exchange (`row` in `COLUMNS` order; its seq is assigned here)."""
+        """Record one exchange (`row` in `COLUMNS` order; its seq is assigned here, or left 0
+        when the row belongs to a sealed run and is not kept)."""
         tables = self._tables
         warn = False
         with self._lock:
+            if self._sealed and row[_RUN_ID] in self._sealed:
+                return TimingRow._make(row)
             self._seq += 1
             row[0] = self._seq
             record = TimingRow._make(row)

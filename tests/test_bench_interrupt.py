@@ -134,3 +134,23 @@ def test_a_plain_function_runs_with_its_concurrency() -> None:
     assert took < 0.5, f"16 calls of 0.2 s with 16 in flight took {took:.2f} s"
     assert run.engine == "thread"
     assert run.sent == 16
+
+
+def test_an_answer_after_the_report_leaves_no_row(remote: RemoteSandbox) -> None:
+    """Once a run is reported its rows are final: a request of the run answered later (one in
+    flight when an interrupt stopped it, on a loaded machine) is not added to the session's."""
+    from dailypay_nb._timings import current_run
+
+    with dp.connect(**remote.settings()) as session:
+        run = session.bench(HEALTH, n=5, concurrency=1, warmup=0, progress=False)
+        reset = current_run.set(run.run_id)
+        try:
+            assert session.get(HEALTH).status == 200  # answered, as a late in-flight request is
+        finally:
+            current_run.reset(reset)
+        session.get(HEALTH)  # outside the run: kept as usual
+        kept = session.timings
+        assert (kept["run_id"] == run.run_id).sum() == len(run.timings) == 5
+        assert kept["seq"].is_unique
+        assert len(kept) == 5 + 2
+        assert len(session.to_har()["log"]["entries"]) == len(kept)

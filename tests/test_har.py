@@ -472,6 +472,21 @@ def test_headers_are_kept_for_a_bounded_number_of_exchanges(sandbox: Any, connec
     assert all(e["request"]["headers"] == [] and "older than the latest" in e["comment"] for e in old)
     assert all(e["request"]["headers"] and "comment" not in e for e in new)
     validate(session.to_har())
+    # the bodies' accounting follows the evictions: it holds only what the three entries keep
+    assert len(store._bodies) <= 3
+    held = store._seen.values()
+    assert store._body_bytes == sum(len(e.request_body or "") + len(e.response_body or b"") for e in held)
+
+
+def test_the_store_keeps_no_more_exchanges_than_the_timings_buffer(sandbox: Any, connect_to: Any) -> None:
+    """An exchange whose timing row is gone cannot be exported, so it is not kept either."""
+    session = connect_to(sandbox, timings_buffer=4)
+    for _ in range(10):
+        session.organizations()
+    store = ExchangeStore.of(session._recorder)
+    assert store.limit == 4
+    assert len(store) == 4
+    assert len(store._bodies) <= 4
 
 
 def test_bodies_stay_within_the_budget(sandbox: Any, connect_to: Any) -> None:
