@@ -64,6 +64,7 @@ def _check_shape(frame: pd.DataFrame, tls: bool) -> None:
     assert (frame["latency_ms"] >= frame["total_ms"] - 1e-3).all()
 
 
+@pytest.mark.timing
 def test_an_injected_delay_lands_in_wait_ms_in_both_engines(remote: RemoteSandbox) -> None:
     remote.clear_faults()
     remote.inject(HEALTH, delay_ms=DELAY_MS)
@@ -188,6 +189,7 @@ def tls_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
         server.wait(timeout=10)
 
 
+@pytest.mark.timing
 def test_tls_is_timed_apart_from_the_connect_in_both_engines(tls_server: str) -> None:
     settings = {
         "environment": "sandbox",

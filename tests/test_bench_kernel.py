@@ -19,6 +19,8 @@ import pytest
 from _lab import KERNEL_NAME, write_kernelspec
 from _remote_sandbox import RemoteSandbox
 
+pytestmark = pytest.mark.kernel
+
 HEALTH = "/rest/health"
 
 

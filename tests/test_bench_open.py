@@ -58,6 +58,7 @@ def _stall_after(remote: RemoteSandbox, delay_s: float, window_s: float) -> thre
     return thread
 
 
+@pytest.mark.timing
 def test_a_stall_shows_in_every_request_due_during_it_but_in_at_most_c_rows_of_a_closed_run(
     remote: RemoteSandbox, session: dp.Session
 ) -> None:
@@ -93,6 +94,7 @@ def test_a_stall_shows_in_every_request_due_during_it_but_in_at_most_c_rows_of_a
 
 
 @pytest.mark.parametrize("attempt", [1])
+@pytest.mark.timing
 def test_the_schedule_holds_at_200_per_second(
     remote: RemoteSandbox, session: dp.Session, attempt: int
 ) -> None:

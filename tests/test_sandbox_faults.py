@@ -147,6 +147,7 @@ def _added_delay_ms(client: httpx.Client, slow: Callable[[], None], fast: Callab
     return min(slow_ms) - min(fast_ms)
 
 
+@pytest.mark.timing
 def test_latency_is_added_within_2ms(sandbox: sb.Sandbox, client: httpx.Client) -> None:
     """set_latency(50) adds 50 ms ± 2 ms to a request."""
     try:
@@ -156,6 +157,7 @@ def test_latency_is_added_within_2ms(sandbox: sb.Sandbox, client: httpx.Client) 
     assert 48 <= added <= 52, added
 
 
+@pytest.mark.timing
 def test_fault_delay_is_added_within_2ms(sandbox: sb.Sandbox, client: httpx.Client) -> None:
     """A delay-only fault adds its delay (± 2 ms) and still returns the real response."""
     added = _added_delay_ms(
