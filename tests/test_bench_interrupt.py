@@ -26,6 +26,8 @@ from _remote_sandbox import RemoteSandbox
 import dailypay_nb as dp
 from dailypay_nb._bench import BenchInterrupted
 
+pytestmark = pytest.mark.timing  # bounds on how soon a run stops
+
 HEALTH = "/rest/health"
 
 

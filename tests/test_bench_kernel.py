@@ -19,7 +19,7 @@ import pytest
 from _lab import KERNEL_NAME, write_kernelspec
 from _remote_sandbox import RemoteSandbox
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.timing]
 
 HEALTH = "/rest/health"
 

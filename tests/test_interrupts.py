@@ -11,7 +11,7 @@ from _kernel import Kernel, SandboxProcess, kernel, sandbox_process
 
 from dailypay_nb.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
-pytestmark = pytest.mark.kernel
+pytestmark = [pytest.mark.kernel, pytest.mark.timing]
 
 
 @pytest.fixture(scope="module")
