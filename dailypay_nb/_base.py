@@ -186,7 +186,7 @@ def _transport_hint(environment: str, failure: Failure) -> str:
         return "raise DAILYPAY_MAX_RESPONSE_BYTES if the answer is legitimately this large"
     if "could not be sent as HTTP" in failure.cause:
         return "a header you passed has a newline, NUL or other character HTTP does not allow"
-    if environment == "sandbox":
+    if environment == "sandbox" and failure.cause.startswith("could not connect"):
         return (
             "is the sandbox running? (dailypay-nb sandbox, or connect() with no settings for an embedded one)"
         )

@@ -117,6 +117,8 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def _answer(self, sock: socket.socket, path: str) -> bool:
         """Answer one request; False when the connection is done with."""
+        if path == "/drop":  # read the request, then close without a word
+            return False
         if path == "/hang":
             self.server.stopping.wait(60)
             return False

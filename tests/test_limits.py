@@ -4,6 +4,7 @@ independent misbehaving server (`tests/_bad_server.py`, which shares no code wit
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -32,14 +33,14 @@ def connect(bad: BadServer) -> Iterator[Any]:
     sessions: list[dp.Session] = []
 
     def make(token_path: str = "/token/3600", **overrides: Any) -> dp.Session:
-        session = dp.connect(
-            environment="sandbox",
-            api_url=bad.url,
-            token_url=bad.url + token_path,
-            client_id="limits-client",
-            client_secret="limits-secret-value",
-            **overrides,
-        )
+        settings: dict[str, Any] = {
+            "environment": "sandbox",
+            "api_url": bad.url,
+            "token_url": bad.url + token_path,
+            "client_id": "limits-client",
+            "client_secret": "limits-secret-value",
+        }
+        session = dp.connect(**(settings | overrides))
         sessions.append(session)
         return session
 
@@ -175,3 +176,25 @@ def test_a_token_that_expires_on_arrival_is_a_typed_error(connect: Any, bad: Bad
         session.token()
     assert bad.hits["/token/0"] == 1
     assert session.current_token is None
+
+
+def test_the_sandbox_hint_is_given_only_when_nothing_answers(connect: Any, bad: BadServer) -> None:
+    """In sandbox mode "is the sandbox running?" is the hint for a port nothing listens on; a
+    server that takes the request and drops the connection gets the network hint instead."""
+    session = connect()
+    session.token()
+    with pytest.raises(dp.ApiTransportError) as dropped:
+        session.get("/drop", retry=False)
+    assert "connection dropped" in dropped.value.message, dropped.value.message
+    assert "sandbox running" not in dropped.value.hint
+    assert "DAILYPAY_API_URL" in dropped.value.hint
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    nothing = connect(api_url=f"http://127.0.0.1:{port}")
+    nothing.token()
+    with pytest.raises(dp.ApiTransportError) as refused:
+        nothing.get("/rest/health", retry=False)
+    assert "refused" in refused.value.message
+    assert "is the sandbox running?" in refused.value.hint
