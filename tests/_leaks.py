@@ -11,7 +11,8 @@ from `dailypay_nb._redact`, so the scan cannot agree with a redactor bug.
 
 A fragment that carries nothing of the secret (the client id's part of a Basic pair) is not
 looked for: it is found by computing every form again with a different value of the same
-length and dropping what both share.
+length and dropping what both share. A fragment of a pair must carry 3 or more characters
+that depend on the secret.
 
 `Artefacts` collects what a run produced as labelled text (exceptions with their chain and
 their frames' locals, DataFrames as CSV and HTML, log records with their extra fields, widget
@@ -36,6 +37,9 @@ from urllib.parse import quote, quote_plus
 TESTS = str(Path(__file__).resolve().parent)
 #: The shortest fragment looked for (shorter ones match by chance in ordinary text).
 FRAGMENT = 8
+#: A fragment of a Basic pair must carry this many characters of the secret (fewer, beside the
+#: client id, meet ordinary text by chance: `client:a` in a scope list, for a secret "a…").
+PAIR_LEAST = 3
 #: ANSI colour codes (a Verbose traceback colours its text; a code could split a secret).
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -133,11 +137,19 @@ class Needles:
             raise ValueError(f"{label}: a value shorter than {fragment} characters cannot be scanned for")
         self.values[value] = label
         self._sizes.add(fragment)
+        others = forms_of(_other(value), client_id)
         benign = set()
-        for form in forms_of(_other(value), client_id).values():
+        for form in others.values():
             benign |= _grams(form, fragment)
         for name, form in forms_of(value, client_id).items():
-            for gram in _grams(form, fragment) - benign:
+            other = others.get(name, "")
+            least = PAIR_LEAST if name.startswith("pair") and len(other) == len(form) else 0
+            for i in range(len(form) - fragment + 1):
+                gram = form[i : i + fragment]
+                if gram in benign:
+                    continue
+                if least and sum(a != b for a, b in zip(gram, other[i : i + fragment], strict=True)) < least:
+                    continue  # mostly the client id: "client:a" betrays one character
                 self._fragments.setdefault(gram, (label, name))
 
     def __len__(self) -> int:

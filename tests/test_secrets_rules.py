@@ -313,3 +313,14 @@ def test_secret_pasted_into_the_environment_is_refused_by_the_cli(tmp_path: Any)
         assert f"DAILYPAY_{name}" in done.stderr
         outputs |= {f"{name}.stdout": done.stdout, f"{name}.stderr": done.stderr}
     scanned(extra=outputs)
+
+
+def test_the_scanner_finds_a_pair_fragment_but_not_a_scope_beside_the_client_id() -> None:
+    """A secret starting with "a", its Basic pair's fragment "client:a" and the scope
+    "client:admin": one character of the secret is no leak; three are."""
+    needles = Needles()
+    secret = "abc/" + new_secret()
+    needles.add(secret, "client secret", client_id="echo-client")
+    assert needles.find("scope=('client:admin', 'client:lookup')") == []
+    assert needles.find("Basic echo-client:abc/") != []
+    assert needles.find(secret[:8]) != []
