@@ -128,18 +128,49 @@ class RoundedFrame(pd.DataFrame):
             options += ["display.max_columns", len(self.columns)]
         return options
 
+    def _shown(self, rows: int | None) -> pd.DataFrame:
+        """This frame for display. pandas 2 prints a tz-aware `datetime64[ms]` with microseconds
+        (`.145000+00:00`), pandas 3 to the millisecond: on pandas 2 such columns are shown as
+        text to the millisecond, converted in the first and last `rows` rows only (all that a
+        truncated display shows; None: every row)."""
+        names = [name for name, dtype in self.dtypes.items() if dtype.kind == "M"] if _PANDAS_2 else []
+        if not names:
+            return self
+        shown = self.copy(deep=False)
+        n = len(shown)
+        at = np.arange(n) if rows is None or n <= 2 * rows else np.r_[0:rows, n - rows : n]
+        for name in names:
+            text = np.full(n, "", dtype=object)
+            text[at] = [_milliseconds(value) for value in shown[name].to_numpy(dtype=object)[at]]
+            shown[name] = text
+        return shown
+
+    def to_string(self, *args: Any, **kwargs: Any) -> Any:
+        rows = kwargs.get("max_rows")
+        shown = self._shown(max(rows, kwargs.get("min_rows") or 0) if rows else None)
+        return pd.DataFrame.to_string(shown, *args, **kwargs)
+
     def __repr__(self) -> str:
         with pd.option_context(*self._options()):
-            return super().__repr__()
+            return super().__repr__()  # through self.to_string
 
     def _repr_html_(self) -> str | None:
         with pd.option_context(*self._options()):
-            html: str | None = super()._repr_html_()  # type: ignore[misc]
+            rows = pd.get_option("display.max_rows")
+            shown = self._shown(max(rows, pd.get_option("display.min_rows") or 0) if rows else None)
+            html: str | None = pd.DataFrame._repr_html_(shown)  # type: ignore[attr-defined]
         if html is None or _TABLE not in html:
             return html
         # one line per row: times ("… 05:52:01.123+00:00") and request ids would wrap at their
         # spaces and hyphens and double every row's height
         return _NOWRAP + html.replace(_TABLE, '<table border="1" class="dataframe dpnb-frame">', 1)
+
+
+def _milliseconds(value: Any) -> str:
+    return "NaT" if pd.isna(value) else str(value.isoformat(sep=" ", timespec="milliseconds"))
+
+
+_PANDAS_2 = int(pd.__version__.split(".", 1)[0]) < 3
 
 
 def text_cells(frame: pd.DataFrame) -> pd.DataFrame:
