@@ -80,7 +80,9 @@ def leaks(text: str, card: dict[str, str], token: str | None) -> list[str]:
     spaced = " ".join(number[i : i + 4] for i in range(0, 16, 4))
     if spaced in text:
         found.append("card number (spaced)")
-    if re.search(rf"(?i)cvv\W{{0,8}}{cvv}(?!\d)|[\"']{cvv}[\"']|(?<![\d.:-]){cvv}(?![\d.:-])", text):
+    # near the word cvv, quoted, or as a number of its own (not inside a hex id such as a
+    # request id "940e048b", nor a time or a decimal)
+    if re.search(rf"(?i)cvv\W{{0,8}}{cvv}(?!\d)|[\"']{cvv}[\"']|(?<![\w.:-]){cvv}(?![\w.:-])", text):
         found.append("cvv")
     if JWE_HEADER in text:
         found.append("a card token")
@@ -350,3 +352,11 @@ def test_a_cvv_echoed_by_the_server_is_masked_in_every_sink_with_validation_on(
     assert any("not a documented status" in t for t in texts)  # the contract log saw the answer
     for text in texts:
         assert leaks(text, card, None) == [], text
+
+
+def test_the_cvv_check_finds_a_cvv_but_not_digits_inside_an_id() -> None:
+    card = {"card_number": "4007589999999912", "cvv": "940"}
+    assert leaks("(request 940e048b…)", card, None) == []
+    assert leaks("id 3f940ab", card, None) == []
+    for shown in ("cvv 940", "CVV: 940", '"940"', "code 940 declined", "[940]"):
+        assert leaks(shown, card, None) == ["cvv"], shown
