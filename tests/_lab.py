@@ -42,6 +42,22 @@ WIDGETS_PLUGIN = "@jupyter-widgets/jupyterlab-manager:plugin"
 THEMES_PLUGIN = "@jupyterlab/apputils-extension:themes"
 
 
+def require_browser() -> None:
+    """Fail when Chromium or Playwright is missing (CI must run the browser tests);
+    `SKIP_BROWSER_TESTS=1` skips instead, for a local run without them."""
+    import pytest
+
+    missing = "" if Path(CHROMIUM).exists() else f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing = "playwright is not installed (pip install -e '.[test]')"
+    if missing:
+        if os.environ.get("SKIP_BROWSER_TESTS") == "1":
+            pytest.skip(missing)
+        pytest.fail(missing + "; set SKIP_BROWSER_TESTS=1 to skip the browser tests")
+
+
 def isolated_jupyter_env(base: Path) -> dict[str, str]:
     """Every Jupyter/IPython/Chromium state file under `base`, none in $HOME."""
     dirs = {

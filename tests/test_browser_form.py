@@ -45,6 +45,7 @@ from _lab import (
     Lab,
     contact_sheet,
     open_notebook,
+    require_browser,
     restart_kernel,
     run_all_cells,
     running_lab,
@@ -113,16 +114,7 @@ def write_notebook(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    # Missing browser pieces fail (CI must run this test); SKIP_BROWSER_TESTS=1 skips locally.
-    missing = "" if Path(CHROMIUM).exists() else f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing = "playwright is not installed (pip install -e '.[test]')"
-    if missing:
-        if os.environ.get("SKIP_BROWSER_TESTS") == "1":
-            pytest.skip(missing)
-        pytest.fail(missing + "; set SKIP_BROWSER_TESTS=1 to skip the browser tests")
+    require_browser()
     for old in SHOTS.glob("*.png"):
         old.unlink()  # the contact sheet shows this run only
     with running_lab(tmp_path_factory.mktemp("lab")) as lab:

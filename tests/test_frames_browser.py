@@ -17,7 +17,16 @@ from typing import Any
 
 import nbformat
 import pytest
-from _lab import CHROMIUM, CHROMIUM_ARGS, KERNEL_NAME, Lab, open_notebook, run_all_cells, running_lab
+from _lab import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    KERNEL_NAME,
+    Lab,
+    open_notebook,
+    require_browser,
+    run_all_cells,
+    running_lab,
+)
 from nbformat.v4 import new_code_cell, new_notebook
 
 pytestmark = pytest.mark.browser
@@ -60,15 +69,7 @@ TABLE = """table => {
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    missing = "" if Path(CHROMIUM).exists() else f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing = "playwright is not installed (pip install -e '.[test]')"
-    if missing:
-        if os.environ.get("SKIP_BROWSER_TESTS") == "1":
-            pytest.skip(missing)
-        pytest.fail(missing + "; set SKIP_BROWSER_TESTS=1 to skip the browser tests")
+    require_browser()
     with running_lab(tmp_path_factory.mktemp("lab")) as running:
         yield running
 
