@@ -6,10 +6,10 @@ client secret, the API path has the API echo the bearer token, into `place`, enc
 `client_secret_basic`. The same case runs three ways:
 
 - in the test process (`tests/test_secrets_echo.py`), one test per case;
-- in a CLI batch: `python tests/_echo_cases.py cli URL` runs `dailypay_nb.cli.main` once per case
+- in a CLI batch: `python tests/_echo_cases.py cli URL PATH` runs `dailypay_nb.cli.main` once per case
   (`token`, or `get /rest/health` with and without `--json`) with the case's settings in the
   environment, every logger at DEBUG on stderr;
-- in a notebook batch: `python tests/_echo_cases.py notebook URL OUT` writes a notebook with one
+- in a notebook batch: `python tests/_echo_cases.py notebook URL OUT PATH` writes a notebook with one
   cell per case (each ends in the uncaught error, under `%xmode Verbose`), then a form per place
   and every frame displayed, executes it with nbclient in one kernel, and saves it together with
   every IOPub message the kernel sent.
@@ -56,6 +56,11 @@ def _cases() -> list[Case]:
 
 
 CASES = _cases()
+
+
+def cases_of(path: str) -> list[Case]:
+    """The cases of one path ("token" or "api"): a batch each, so two run side by side."""
+    return [case for case in CASES if case.path == path]
 
 
 def new_secret() -> str:
@@ -106,8 +111,8 @@ def fast_tls() -> None:
 # -- the CLI batch -------------------------------------------------------------------------------
 
 
-def cli_batch(url: str) -> None:
-    """Every case through `dailypay_nb.cli.main`, markers between them on stdout and stderr."""
+def cli_batch(url: str, path: str) -> None:
+    """The cases of `path` through `dailypay_nb.cli.main`, markers between them on stdout and stderr."""
     import logging
 
     import stamina
@@ -117,7 +122,7 @@ def cli_batch(url: str) -> None:
     fast_tls()
     stamina.set_testing(True, attempts=2)
     logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
-    for case in CASES:
+    for case in cases_of(path):
         os.environ.update(case_env(case, url))
         commands = (
             [["token"]]
@@ -183,7 +188,7 @@ def show_everything() -> None:
             display(exc.errors_frame)
 
 
-def notebook_cells() -> list[str]:
+def notebook_cells(path: str) -> list[str]:
     cells = [
         "%xmode Verbose\n"
         "import sys\n"
@@ -196,12 +201,13 @@ def notebook_cells() -> list[str]:
     # IPython colours a Verbose traceback with pygments, six times slower: the cases of one
     # encoding (the one whose text is most escaped) have colours, the others none.
     cells.append("%colors NoColor")
-    cells += [f"cases.in_kernel{tuple(case)!r}" for case in CASES if case.encoding != COLOURED]
+    chosen = cases_of(path)
+    cells += [f"cases.in_kernel{tuple(case)!r}" for case in chosen if case.encoding != COLOURED]
     cells.append("%colors Linux")
-    cells += [f"cases.in_kernel{tuple(case)!r}" for case in CASES if case.encoding == COLOURED]
+    cells += [f"cases.in_kernel{tuple(case)!r}" for case in chosen if case.encoding == COLOURED]
     # A form per place, its encoding taken in turn (a form is ~100 widgets in the saved state).
     groups: dict[tuple[str, str, str], list[Case]] = {}
-    for case in CASES:
+    for case in chosen:
         groups.setdefault((case.path, case.method, case.place), []).append(case)
     cells += [
         f"cases.form_in_kernel{tuple(group[n % len(group)])!r}" for n, group in enumerate(groups.values())
@@ -210,8 +216,8 @@ def notebook_cells() -> list[str]:
     return cells
 
 
-def notebook_batch(url: str, out: Path) -> None:
-    """Execute the case notebook in one kernel; save it, and every IOPub message, under `out`."""
+def notebook_batch(url: str, out: Path, path: str) -> None:
+    """Execute the notebook of `path`'s cases in one kernel; save it, and every IOPub message, under `out`."""
     import nbformat
     from _lab import KERNEL_NAME
     from nbclient import NotebookClient
@@ -233,7 +239,7 @@ def notebook_batch(url: str, out: Path) -> None:
 
     os.environ["ECHO_URL"] = url
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in notebook_cells()]
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in notebook_cells(path)]
     with open(out / "iopub.jsonl", "w") as iopub:
         Recording(nb, timeout=120, kernel_name=KERNEL_NAME, allow_errors=True).execute()
     nbformat.write(nb, out / "echo.ipynb")
@@ -242,6 +248,6 @@ def notebook_batch(url: str, out: Path) -> None:
 if __name__ == "__main__":
     sys.path.insert(0, str(TESTS))
     if sys.argv[1] == "cli":
-        cli_batch(sys.argv[2])
+        cli_batch(sys.argv[2], sys.argv[3])
     else:
-        notebook_batch(sys.argv[2], Path(sys.argv[3]))
+        notebook_batch(sys.argv[2], Path(sys.argv[3]), sys.argv[4])

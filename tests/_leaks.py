@@ -124,6 +124,9 @@ class Needles:
         self.values: dict[str, str] = {}  # value -> label
         self._fragments: dict[str, tuple[str, str]] = {}  # fragment -> (label, form name)
         self._sizes: set[int] = set()
+        #: Fragments longer than the shortest size, by their first `FRAGMENT` characters: a text
+        #: is cut into pieces of one size only, and a longer fragment checked where its start is.
+        self._longer: dict[str, list[str]] = {}
 
     def add(self, value: str, label: str, *, client_id: str = "", fragment: int = FRAGMENT) -> None:
         """Look for `value` (with a client id: a client secret, and its Basic pair) from now on.
@@ -135,6 +138,8 @@ class Needles:
             return
         if len(value) < fragment:
             raise ValueError(f"{label}: a value shorter than {fragment} characters cannot be scanned for")
+        if fragment < FRAGMENT:
+            raise ValueError(f"{label}: fragments shorter than {FRAGMENT} characters match by chance")
         self.values[value] = label
         self._sizes.add(fragment)
         others = forms_of(_other(value), client_id)
@@ -150,7 +155,10 @@ class Needles:
                     continue
                 if least and sum(a != b for a, b in zip(gram, other[i : i + fragment], strict=True)) < least:
                     continue  # mostly the client id: "client:a" betrays one character
-                self._fragments.setdefault(gram, (label, name))
+                if gram not in self._fragments:
+                    self._fragments[gram] = (label, name)
+                    if fragment > FRAGMENT:
+                        self._longer.setdefault(gram[:FRAGMENT], []).append(gram)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -158,11 +166,14 @@ class Needles:
     def find(self, text: str) -> list[tuple[str, str, int]]:
         """(label, form, position) of each needle fragment in `text` (first per label and form)."""
         found: dict[tuple[str, str], int] = {}
-        for size in self._sizes:
-            for gram in _grams(text, size) & self._fragments.keys():
-                key = self._fragments[gram]
-                at = text.find(gram)
-                found[key] = min(at, found.get(key, at))
+        grams = _grams(text, FRAGMENT)  # one pass over the text, whatever the sizes
+        hits = list(grams & self._fragments.keys())
+        for start in grams & self._longer.keys():
+            hits += [gram for gram in self._longer[start] if gram in text]
+        for gram in hits:
+            key = self._fragments[gram]
+            at = text.find(gram)
+            found[key] = min(at, found.get(key, at))
         return [(label, form, at) for (label, form), at in sorted(found.items(), key=lambda kv: kv[1])]
 
     def mask(self, text: str) -> str:

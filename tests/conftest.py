@@ -8,6 +8,52 @@ from typing import Any
 
 import pytest
 
+#: Under xdist (the README's `-n 3`) the longest tests start first, so that the run does not end
+#: waiting on one of them (about, on 2 cores); the others follow in pytest's order.
+LONGEST_FIRST = (
+    "test_browser_form.py",  # a JupyterLab, two browser runs: ~50 s
+    "test_sandbox_schemathesis.py",  # ~40 s
+    "test_secrets_canary.py",  # the tutorials with a canary environment: ~30 s
+    "test_lint.py",  # mypy: ~15 s
+    "test_secrets_echo.py::test_cli_batch",  # ~20 s
+    "test_secrets_echo.py::test_notebook_batch",  # ~15 s
+    "test_notebooks.py",
+    "test_frames_browser.py",
+    "test_sandbox_lifecycle.py",
+    "test_magics.py",
+    "test_fuzz_jsonapi.py",
+)
+#: Modules whose module-scoped fixture is costly (a JupyterLab, notebooks executed in a kernel):
+#: all their tests go to one worker, which builds it once.
+ONE_WORKER = ("test_browser_form.py", "test_frames_browser.py", "test_secrets_canary.py", "test_magics.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In an xdist worker: `LONGEST_FIRST` first (stable, so the rest keep pytest's order)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+
+    def rank(item: pytest.Item) -> int:
+        where = item.nodeid.removeprefix("tests/")
+        return next((i for i, name in enumerate(LONGEST_FIRST) if where.startswith(name)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Test by test in collection order, each to the next free worker, except that a module of
+    `ONE_WORKER` goes to one worker whole (xdist's `loadgroup`, keyed by module, which also
+    works where pytest 9 ignores the group suffix that xdist 3.8 puts on node ids)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduler(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module.removeprefix("tests/") in ONE_WORKER else nodeid
+
+    config.option.loadscopereorder = False  # keep LONGEST_FIRST's order
+    return Scheduler(config, log)
+
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:

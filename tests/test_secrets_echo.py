@@ -15,8 +15,8 @@ Each case runs in this process, where it searches (with `_leaks`, for every form
 of every token issued, and any fragment of 8 characters) the error, its chain and
 `TracebackException(capture_locals=True)`, the tokens and timings frames (`to_csv`, `to_html`),
 every log record of every logger at DEBUG with its extra fields, warnings, and the token form
-driven from Python (the state of every widget in it). The same cases run meanwhile in two
-batches in other processes, searched at the end: the CLI (`dailypay_nb.cli.main` per case, plus
+driven from Python (the state of every widget in it). The same cases run in two batches in
+other processes, one test each: the CLI (`dailypay_nb.cli.main` per case, plus
 `python -m dailypay_nb` itself), and a notebook executed with nbclient in one real kernel under
 `%xmode Verbose` (every uncaught error, a form per place, every frame displayed), searched as saved
 and as every IOPub message the kernel sent.
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _echo_cases import CASES, CLIENT, Case, attempt, case_env, fast_tls, new_secret, overrides
+from _echo_cases import CASES, CLIENT, Case, attempt, case_env, cases_of, fast_tls, new_secret, overrides
 from _echo_server import REFUSED_200, EchoServer, serve
 from _lab import isolated_jupyter_env, write_kernelspec
 from _leaks import Artefacts, Needles, every_log_record, widget_states
@@ -73,36 +73,25 @@ def quick() -> None:
     fast_tls()
 
 
-class Batches:
-    """The CLI and notebook batches, started once, running while the in-process cases run."""
+class Batch:
+    """A batch of cases in another process (`_echo_cases.py cli|notebook`), with its own environment.
 
-    def __init__(self, echo: EchoServer, base: Path) -> None:
+    Each batch test starts its own: under xdist, a fixture shared with the in-process cases would
+    start the batches again on every worker that runs one of those cases.
+    """
+
+    def __init__(self, base: Path) -> None:
         self.base = base
         jupyter = isolated_jupyter_env(base / "jupyter")
         write_kernelspec(Path(jupyter["JUPYTER_DATA_DIR"]))
         clean = {k: v for k, v in os.environ.items() if not k.startswith("DAILYPAY_")}
         self.env = clean | jupyter | {"DAILYPAY_CLIENT_ID": CLIENT, "DAILYPAY_CLIENT_SECRET": SECRET}
-        script = str(TESTS / "_echo_cases.py")
-        self.cli = self._start("cli", [script, "cli", echo.url])
-        self.notebook = self._start("notebook", [script, "notebook", echo.url, str(base)])
-        # `python -m dailypay_nb` itself, a case of each path and method
-        self.modules = [
-            (
-                case,
-                self._start(
-                    f"module-{case.id}", ["-m", "dailypay_nb", *_command(case)], case_env(case, echo.url)
-                ),
-            )
-            for case in CASES
-            if (case.place, case.encoding) in (("error_description", "quote_plus"), ("detail", "json"))
-        ]
+        self.procs: list[subprocess.Popen[str]] = []
 
-    def _start(
-        self, name: str, args: list[str], extra: dict[str, str] | None = None
-    ) -> subprocess.Popen[str]:
+    def start(self, name: str, args: list[str], extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
         work = self.base / name
         work.mkdir()
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, *args],
             cwd=work,
             env=self.env | (extra or {}),
@@ -110,9 +99,11 @@ class Batches:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        self.procs.append(proc)
+        return proc
 
     def stop(self) -> None:
-        for proc in [self.cli, self.notebook, *(p for _, p in self.modules)]:
+        for proc in self.procs:
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
@@ -122,9 +113,9 @@ def _command(case: Case) -> list[str]:
     return ["token"] if case.path == "token" else ["get", "/rest/health"]
 
 
-@pytest.fixture(scope="module")
-def batches(echo: EchoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batches]:
-    running = Batches(echo, tmp_path_factory.mktemp("echo-batches"))
+@pytest.fixture
+def batch(tmp_path: Path) -> Iterator[Batch]:
+    running = Batch(tmp_path)
     yield running
     running.stop()
 
@@ -192,7 +183,7 @@ def run_form(a: Artefacts, case: Case, url: str) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_echo(case: Case, echo: EchoServer, needles: Needles, batches: Batches) -> None:
+def test_echo(case: Case, echo: EchoServer, needles: Needles) -> None:
     """The echoed secret or token reaches no error, frame, log record, warning or widget."""
     a = Artefacts(needles)
     with every_log_record() as records, warnings.catch_warnings(record=True) as caught:
@@ -244,11 +235,24 @@ def test_echo_async(case: Case, echo: EchoServer, needles: Needles) -> None:
 # -- the batches, searched ----------------------------------------------------------------------
 
 
-def test_cli_batch(batches: Batches, echo: EchoServer, needles: Needles) -> None:
-    """Every case through the CLI (and `python -m dailypay_nb` for a case of each path and method):
+@pytest.mark.parametrize("path", ["token", "api"])
+def test_cli_batch(path: str, batch: Batch, echo: EchoServer, needles: Needles) -> None:
+    """Every case of a path through the CLI (and `python -m dailypay_nb` for a case of each method):
     stdout and stderr, with every logger at DEBUG, hold nothing; each case ended as it should."""
-    out, err = batches.cli.communicate(timeout=300)
-    assert batches.cli.returncode == 0, err[-3000:]
+    chosen = cases_of(path)
+    cli = batch.start("cli", [str(TESTS / "_echo_cases.py"), "cli", echo.url, path])
+    modules = [
+        (
+            case,
+            batch.start(
+                f"module-{case.id}", ["-m", "dailypay_nb", *_command(case)], case_env(case, echo.url)
+            ),
+        )
+        for case in chosen
+        if (case.place, case.encoding) in (("error_description", "quote_plus"), ("detail", "json"))
+    ]
+    out, err = cli.communicate(timeout=300)
+    assert cli.returncode == 0, err[-3000:]
     refresh(needles, echo)
     a = Artefacts(needles)
     a.add("cli.stdout", out)
@@ -257,29 +261,24 @@ def test_cli_batch(batches: Batches, echo: EchoServer, needles: Needles) -> None
     codes = [line.split()[2] for line in out.splitlines() if line.startswith("=== exit")]
     expected = [
         cli_exit(case, json)
-        for case in CASES
+        for case in chosen
         for json in ((False,) if case.path == "token" else (False, True))
     ]
+    runs = [case.id for case in chosen for _ in range(1 if case.path == "token" else 2)]
     assert len(codes) == len(expected)
     wrong = [
-        (CASES_BY_RUN[i], got, want)
-        for i, (got, want) in enumerate(zip(codes, expected, strict=True))
-        if got != want
+        (runs[i], got, want) for i, (got, want) in enumerate(zip(codes, expected, strict=True)) if got != want
     ]
     assert not wrong, f"unexpected exit codes (case, got, expected): {wrong[:10]}"
     assert "DEBUG httpcore" in err
     assert "WARNING stamina" in err
-    for case, proc in batches.modules:
+    for case, proc in modules:
         mout, merr = proc.communicate(timeout=120)
         a.add(f"module.{case.id}.stdout", mout)
         a.add(f"module.{case.id}.stderr", merr)
         assert proc.returncode in (1, 2), merr
         assert "error:" in merr or case.path == "api"
     a.assert_clean()
-
-
-#: The case of each CLI run of the batch, in order (API cases run `get` twice: table and --json).
-CASES_BY_RUN = [case.id for case in CASES for _ in range(1 if case.path == "token" else 2)]
 
 
 def cli_exit(case: Case, json: bool) -> str:
@@ -291,26 +290,29 @@ def cli_exit(case: Case, json: bool) -> str:
     )  # --json of a body that is not JSON
 
 
-def test_notebook_batch(batches: Batches, echo: EchoServer, needles: Needles) -> None:
-    """Every case as a notebook cell under `%xmode Verbose` in one real kernel: the saved notebook
-    (outputs and widget state) and every IOPub message hold nothing."""
+@pytest.mark.parametrize("path", ["token", "api"])
+def test_notebook_batch(path: str, batch: Batch, echo: EchoServer, needles: Needles) -> None:
+    """Every case of a path as a notebook cell under `%xmode Verbose` in one real kernel: the saved
+    notebook (outputs and widget state) and every IOPub message hold nothing."""
     import nbformat
 
-    _out, err = batches.notebook.communicate(timeout=600)
-    assert batches.notebook.returncode == 0, err[-3000:]
+    args = [str(TESTS / "_echo_cases.py"), "notebook", echo.url, str(batch.base), path]
+    notebook = batch.start("notebook", args)
+    _out, err = notebook.communicate(timeout=600)
+    assert notebook.returncode == 0, err[-3000:]
     refresh(needles, echo)
-    text = (batches.base / "echo.ipynb").read_text()
+    text = (batch.base / "echo.ipynb").read_text()
     nb = nbformat.reads(text, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
-    assert len(errors) == sum(1 for c in CASES if c.place != "scope")
-    assert {e.ename for e in errors} == {"TokenError", "ApiError"}
+    assert len(errors) == sum(1 for c in cases_of(path) if c.place != "scope")
+    assert {e.ename for e in errors} == {"TokenError" if path == "token" else "ApiError"}
     verbose = "\n".join("\n".join(e.traceback) for e in errors)
     assert "session" in verbose
     assert "\x1b[" in verbose
     assert nb.metadata.get("widgets"), "the forms' state was not saved"
     a = Artefacts(needles)
     a.json("notebook", text)
-    a.json("iopub", (batches.base / "iopub.jsonl").read_text(), lines=True)
+    a.json("iopub", (batch.base / "iopub.jsonl").read_text(), lines=True)
     a.add("nbclient.stderr", err)
     a.assert_clean()
 

@@ -64,6 +64,18 @@ OFFLINE_NOTE = (
 Job = Callable[[logic.FieldValues, history.EnvHistory], Any]
 
 
+def _frames_version(session: Any) -> tuple[int, ...]:
+    """Changes whenever `session.tokens` or `session.timings` gain or lose a row."""
+    history = session._provider.history
+    return (
+        id(session),
+        len(history),
+        id(history[-1]) if history else 0,
+        session._recorder._seq,
+        len(session._recorder),
+    )
+
+
 class TokenForm:
     """An ipywidgets form that gets a DailyPay client-credentials token.
 
@@ -153,6 +165,7 @@ class TokenForm:
         self._status = _classed(w.HTML(), "dpnb-status")
         self._clock = _classed(w.HTML(), "dpnb-clock")
         self._frames = _classed(w.HTML(), "dpnb-frames")
+        self._frames_key: tuple[Any, ...] = ()
 
         where = f"settings from {s.env_file}" if s.env_file else "no .env found: the local sandbox needs none"
         header = _classed(
@@ -228,9 +241,14 @@ class TokenForm:
                 return
             h = self._history[environment]
             self._status.value = render.status_html(environment, h.token_html, h.result_html)
-            self._frames.value = render.frames_html(
-                self.tokens, self.timings, environment, secrets=self._redaction_values(environment)
-            )
+            secrets = self._redaction_values(environment)
+            key = (environment, tuple(secrets), *(_frames_version(s) for s in h.sessions))
+            # The tables (no column relative to now) are rebuilt only when a row came or went.
+            if key != self._frames_key:
+                self._frames.value = render.frames_html(
+                    self.tokens, self.timings, environment, secrets=secrets
+                )
+                self._frames_key = key
             for name, widget in (
                 ("client_id", self._client_id),
                 ("client_secret", self._secret),
