@@ -104,7 +104,7 @@ def test_shared_is_one_process_wide_sandbox() -> None:
 def test_cli_runs_in_the_foreground_until_interrupted() -> None:
     """`python -m dailypay_nb.sandbox --port 0` prints its URL and stops cleanly on Ctrl-C."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dailypay_nb.sandbox", "--port", "0", "--latency-ms", "1"],
+        [sys.executable, "-X", "faulthandler", "-m", "dailypay_nb.sandbox", "--port", "0", "--latency-ms=1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -117,7 +117,13 @@ def test_cli_runs_in_the_foreground_until_interrupted() -> None:
         assert any(sb.DEMO_CLIENT_SECRET in line for line in lines)
         assert httpx.get(f"{url}/_sandbox/").json()["client_id"] == sb.DEMO_CLIENT_ID
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        try:
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints where every thread is
+            pytest.fail("no exit 10 s after Ctrl-C; its threads:\n" + proc.communicate(timeout=10)[1][-5000:])
+        assert code == 0, proc.communicate()[1][-3000:]
+        assert "sandbox stopped" in proc.communicate()[0]
     finally:
         proc.kill()
         proc.wait()

@@ -53,7 +53,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         stop.set()
 
     if threading.current_thread() is threading.main_thread():
+        # Ctrl-C and SIGTERM end the wait below; a KeyboardInterrupt could instead land anywhere
+        # in it (inside the event's lock wait, say) and leave the server running.
         signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
     print(f"DailyPay sandbox running at {handle.url}", flush=True)
     print(f"  api_url       {handle.url}   (operations under /rest)")
     print(f"  token_url     {handle.token_url}")
