@@ -361,7 +361,8 @@ def every_log_record() -> Iterator[list[str]]:
 
 
 def widget_states(widget: Any) -> list[str]:
-    """The synced state of a widget and of every widget it references (children, layouts, styles)."""
+    """The synced state of a widget and of every widget it references (children, layouts, styles),
+    each distinct state once (most layouts and styles are alike: one scan of a text is enough)."""
     import ipywidgets
 
     seen: set[int] = set()
@@ -378,4 +379,4 @@ def widget_states(widget: Any) -> list[str]:
             for child in value if isinstance(value, (list, tuple)) else [value]:
                 if isinstance(child, ipywidgets.Widget):
                     todo.append(child)
-    return out
+    return list(dict.fromkeys(out))
