@@ -289,6 +289,12 @@ def _tick(loop: asyncio.AbstractEventLoop) -> None:
         _ticking.discard(loop)
 
 
+#: What a closed response's stream is replaced with. httpx's stream refers back to its response,
+#: so every response would be freed only by the cyclic garbage collector, whose runs then cost
+#: more than the rest of the toolkit's work on a request; without the cycle, freed at once.
+_SPENT = httpx.ByteStream(b"")
+
+
 def exchange(client: httpx.Client, call: Call[Any]) -> Outcome:
     """Send `call.request` once within its deadline and read the body within its size limit."""
     with running(call.deadline) as deadline:
@@ -305,6 +311,7 @@ def exchange(client: httpx.Client, call: Call[Any]) -> Outcome:
             return Failure.of(exc, deadline)
         finally:
             response.close()
+            response.stream = _SPENT
     return body.answer(response)
 
 
@@ -324,6 +331,7 @@ async def aexchange(client: httpx.AsyncClient, call: Call[Any]) -> Outcome:
             return Failure.of(exc, deadline)
         finally:
             await response.aclose()
+            response.stream = _SPENT
     return body.answer(response)
 
 
