@@ -214,11 +214,11 @@ class _Seen:
     """
 
     method: str
-    target_length: int
+    url: httpx.URL
     request_headers: list[tuple[bytes, bytes]]
     request_body_size: int
     request_body: str | None
-    response: tuple[str, str, list[tuple[bytes, bytes]]] | None  # http version, reason, raw headers
+    response: tuple[str, str, httpx.Headers] | None  # http version, reason, headers
     server_ip: str | None
     connection: str | None
     response_body: bytes | None = None
@@ -226,24 +226,23 @@ class _Seen:
 
 
 _CREDENTIAL_HEADERS = frozenset(name.encode() for name in SECRET_HEADERS)
+_NO_PEER: tuple[None, None] = (None, None)
 
 
 def _request_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The request's header pairs with every credential value masked now (an Authorization keeps
     its scheme word; a Cookie keeps its cookies' names), as UTF-8; the rest as sent."""
-    kept = []
-    for name, value in raw:
-        lower = name.lower()
-        if lower in _CREDENTIAL_HEADERS:
-            text_name, text = name.decode("latin-1"), value.decode("latin-1")
-            if lower in (b"cookie", b"set-cookie"):
-                shown = "; ".join(f"{n}={MASK}" for n in _cookie_names(text_name.lower(), text))
-            else:
-                shown = mask_header(text_name, text)
-            kept.append((name, shown.encode()))
-        else:
-            kept.append((name, value))
-    return kept
+    return [
+        (name, _masked(name, value)) if name.lower() in _CREDENTIAL_HEADERS else (name, value)
+        for name, value in raw
+    ]
+
+
+def _masked(name: bytes, value: bytes) -> bytes:
+    text_name, text = name.decode("latin-1"), value.decode("latin-1")
+    if name.lower() in (b"cookie", b"set-cookie"):
+        return "; ".join(f"{n}={MASK}" for n in _cookie_names(text_name.lower(), text)).encode()
+    return mask_header(text_name, text).encode()
 
 
 class ExchangeStore:
@@ -294,19 +293,14 @@ class ExchangeStore:
         if content and len(content) <= BODY_LIMIT:  # writes and token requests: rare, masked now
             body = mask_body(content, request.headers.get("content-type", ""))
         seen = _Seen(
-            method=request.method,
-            target_length=len(request.url.raw_path),
-            request_headers=_request_headers(request.headers.raw),
-            request_body_size=len(content),
-            request_body=body,
-            response=None
-            if response is None
-            else (response.http_version, response.reason_phrase, response.headers.raw),
-            server_ip=None,
-            connection=None,
+            request.method,
+            request.url,
+            _request_headers(request.headers.raw),
+            len(content),
+            body,
+            None if response is None else (response.http_version, response.reason_phrase, response.headers),
+            *(_NO_PEER if response is None else self._peer(response)),
         )
-        if response is not None:
-            seen.server_ip, seen.connection = self._peer(response)
         with self._lock:
             self._seen[seq] = seen
             while len(self._seen) > self.limit:
@@ -411,7 +405,7 @@ def _headers(
 
 
 def _response_mime(seen: _Seen) -> str:
-    for name, value in seen.response[2] if seen.response else ():
+    for name, value in seen.response[2].raw if seen.response else ():
         if name.lower() == b"content-type":
             return REDACTOR.redact(value.decode("latin-1"), limit=None)
     return ""
@@ -419,10 +413,10 @@ def _response_mime(seen: _Seen) -> str:
 
 def _held(seen: _Seen) -> Held:
     req_headers, req_cookies, req_mime, req_size = _headers(seen.request_headers, masked_names=True)
-    line = len(seen.method) + seen.target_length + 12  # "M target HTTP/1.1\r\n"
+    line = len(seen.method) + len(seen.url.raw_path) + 12  # "M target HTTP/1.1\r\n"
     if seen.response is not None:
-        version, reason, raw = seen.response
-        resp_headers, resp_cookies, resp_mime, resp_size = _headers(raw)
+        version, reason, headers = seen.response
+        resp_headers, resp_cookies, resp_mime, resp_size = _headers(headers.raw)
         status_line = len(version) + len(reason) + 7  # "V NNN reason\r\n"
         resp_size = resp_size + status_line if version == "HTTP/1.1" else -1
         status_text = REDACTOR.redact(reason, limit=200)
