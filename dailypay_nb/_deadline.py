@@ -14,8 +14,6 @@ import contextlib
 import contextvars
 import socket
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -83,17 +81,27 @@ CURRENT: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
 )
 
 
-@contextmanager
-def running(deadline: Deadline) -> Iterator[Deadline]:
-    """Make `deadline` the current one for the block (nested calls keep the earlier end)."""
-    outer = CURRENT.get()
-    if outer is not None and outer.end < deadline.end:
-        deadline = outer
-    token = CURRENT.set(deadline)
-    try:
-        yield deadline
-    finally:
-        CURRENT.reset(token)
+class running:
+    """Make `deadline` the current one for the block (nested calls keep the earlier end).
+
+    A class (named as the function it replaced) rather than a generator: entered on every request.
+    """
+
+    __slots__ = ("deadline", "token")
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+
+    def __enter__(self) -> Deadline:
+        deadline = self.deadline
+        outer = CURRENT.get()
+        if outer is not None and outer.end < deadline.end:
+            deadline = self.deadline = outer
+        self.token = CURRENT.set(deadline)
+        return deadline
+
+    def __exit__(self, *exc: object) -> None:
+        CURRENT.reset(self.token)
 
 
 def _cap(timeout: float | None, doing: str, stream: Any = None) -> float | None:

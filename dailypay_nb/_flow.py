@@ -22,6 +22,7 @@ from ._deadline import Deadline, running
 from ._redact import redact
 from ._retry import RETRY_STATUSES, RetryBudget, parse_retry_after
 from ._secret import MASK
+from ._timings import META
 
 __all__ = ["Answer", "Call", "Failure", "Raw", "aexchange", "arun", "awake", "exchange", "run"]
 
@@ -207,8 +208,6 @@ class Call(Generic[T]):
     @property
     def attempts(self) -> int:
         """How many times the request was sent (each 401 re-send and retry counted)."""
-        from ._timings import META
-
         value: int = self.request.extensions.get(META, {}).get("attempt", 1)
         return value
 
