@@ -61,6 +61,8 @@ class _Stream:
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:  # h11 ends a request with empty writes: nothing to send, nothing to time
+            return
         probe = _get()
         if probe is None:
             self._inner.write(buffer, _cap(timeout, "sending the request", self))
@@ -141,6 +143,8 @@ class _AsyncStream:
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
         probe = _get()
         if probe is None:
             await self._inner.write(buffer, _cap(timeout, "sending the request"))
