@@ -35,8 +35,9 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, quote, urlencode
@@ -214,11 +215,14 @@ class _Seen:
     """
 
     method: str
-    url: httpx.URL
-    request_headers: list[tuple[bytes, bytes]]
+    target_length: int
+    request_headers: tuple[tuple[bytes, bytes], ...]
     request_body_size: int
     request_body: str | None
-    response: tuple[str, str, httpx.Headers] | None  # http version, reason, headers
+    #: The response's raw headers, names and values alternating in one flat tuple (None: no response).
+    response: tuple[bytes, ...] | None
+    http_version: str
+    reason: str
     server_ip: str | None
     connection: str | None
     response_body: bytes | None = None
@@ -227,18 +231,23 @@ class _Seen:
 
 _CREDENTIAL_HEADERS = frozenset(name.encode() for name in SECRET_HEADERS)
 _NO_PEER: tuple[None, None] = (None, None)
+_BEARER = f"Bearer {MASK}".encode()
 
 
-def _request_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def _request_headers(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[bytes, bytes], ...]:
     """The request's header pairs with every credential value masked now (an Authorization keeps
     its scheme word; a Cookie keeps its cookies' names), as UTF-8; the rest as sent."""
-    return [
-        (name, _masked(name, value)) if name.lower() in _CREDENTIAL_HEADERS else (name, value)
-        for name, value in raw
-    ]
+    return tuple(
+        [
+            (name, _masked(name, value)) if name.lower() in _CREDENTIAL_HEADERS else (name, value)
+            for name, value in raw
+        ]
+    )
 
 
 def _masked(name: bytes, value: bytes) -> bytes:
+    if value.startswith(b"Bearer ") and value[7:].strip() and name.lower() == b"authorization":
+        return _BEARER  # what `mask_header` makes of it, on every request: made once
     text_name, text = name.decode("latin-1"), value.decode("latin-1")
     if name.lower() in (b"cookie", b"set-cookie"):
         return "; ".join(f"{n}={MASK}" for n in _cookie_names(text_name.lower(), text)).encode()
@@ -265,6 +274,7 @@ class ExchangeStore:
             weakref.WeakKeyDictionary()
         )
         self.next: Callable[[tuple[Any, ...], httpx.Request, httpx.Response | None], None] | None = None
+        self._last_headers: tuple[tuple[bytes, bytes], ...] = ()
 
     @classmethod
     def of(cls, recorder: TimingRecorder) -> ExchangeStore:
@@ -294,11 +304,13 @@ class ExchangeStore:
             body = mask_body(content, request.headers.get("content-type", ""))
         seen = _Seen(
             request.method,
-            request.url,
-            _request_headers(request.headers.raw),
+            len(request.url.raw_path),
+            self._interned(_request_headers(request.headers.raw)),
             len(content),
             body,
-            None if response is None else (response.http_version, response.reason_phrase, response.headers),
+            None if response is None else tuple(chain.from_iterable(response.headers.raw)),
+            "" if response is None else response.http_version,
+            "" if response is None else response.reason_phrase,
             *(_NO_PEER if response is None else self._peer(response)),
         )
         with self._lock:
@@ -307,6 +319,14 @@ class ExchangeStore:
                 self._body_bytes -= self._bodies.pop(self._seen.popitem(last=False)[0], 0)
             if body:
                 self._account(seq, len(body))
+
+    def _interned(self, headers: tuple[tuple[bytes, bytes], ...]) -> tuple[tuple[bytes, bytes], ...]:
+        """`headers`, or the equal tuple kept for the exchange before (a session sends the same
+        headers again and again, token masked): fewer objects held, for the garbage collector too."""
+        if headers == self._last_headers:
+            return self._last_headers
+        self._last_headers = headers
+        return headers
 
     def _peer(self, response: httpx.Response) -> tuple[str | None, str | None]:
         """The peer of the response's connection: asked once per connection (two system calls)."""
@@ -341,7 +361,7 @@ class ExchangeStore:
             if sensitive:
                 masked = mask_body(body, _response_mime(seen))
                 body = (masked or "").encode()
-            seen.response_body = body
+            seen.response_body = bytes(body) if type(body) is not bytes else body  # plain: untracked by gc
             self._account(seq, len(body))
 
     def _account(self, seq: int, size: int) -> None:
@@ -375,7 +395,7 @@ class ExchangeStore:
 
 
 def _headers(
-    raw: list[tuple[bytes, bytes]], masked_names: bool = False
+    raw: Sequence[tuple[bytes, bytes]], masked_names: bool = False
 ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], str, int]:
     """(name, shown value) pairs, cookie names, the first content type, and the size on the wire.
 
@@ -405,18 +425,22 @@ def _headers(
 
 
 def _response_mime(seen: _Seen) -> str:
-    for name, value in seen.response[2].raw if seen.response else ():
+    for name, value in _pairs(seen.response or ()):
         if name.lower() == b"content-type":
             return REDACTOR.redact(value.decode("latin-1"), limit=None)
     return ""
 
 
+def _pairs(flat: tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
+    return list(zip(flat[::2], flat[1::2], strict=True))
+
+
 def _held(seen: _Seen) -> Held:
     req_headers, req_cookies, req_mime, req_size = _headers(seen.request_headers, masked_names=True)
-    line = len(seen.method) + len(seen.url.raw_path) + 12  # "M target HTTP/1.1\r\n"
+    line = len(seen.method) + seen.target_length + 12  # "M target HTTP/1.1\r\n"
     if seen.response is not None:
-        version, reason, headers = seen.response
-        resp_headers, resp_cookies, resp_mime, resp_size = _headers(headers.raw)
+        version, reason = seen.http_version, seen.reason
+        resp_headers, resp_cookies, resp_mime, resp_size = _headers(_pairs(seen.response))
         status_line = len(version) + len(reason) + 7  # "V NNN reason\r\n"
         resp_size = resp_size + status_line if version == "HTTP/1.1" else -1
         status_text = REDACTOR.redact(reason, limit=200)
