@@ -105,6 +105,7 @@ class TimingRow(NamedTuple):
 
 COLUMNS: tuple[str, ...] = TimingRow._fields
 _RUN_ID = COLUMNS.index("run_id")
+_REQUEST_ID = COLUMNS.index("server_request_id")
 
 #: The benchmark run a request belongs to (set by `Session.bench`).
 current_run: contextvars.ContextVar[str | None] = contextvars.ContextVar("dailypay_nb_run", default=None)
@@ -202,7 +203,7 @@ class TimingSnapshot:
         return sum(c.size - start for c, start in self.chunks) + len(self.pending)
 
 
-def _compact(record: TimingRow, tables: dict[str, _Table]) -> tuple[Any, ...]:
+def _compact(record: Sequence[Any], tables: dict[str, _Table]) -> tuple[Any, ...]:
     """`record` in `store_dtype()` field order, text as codes (the request id is kept apart)."""
     seq, started, kind, method, endpoint, url, status, attempt, reused, connect = record[:10]
     tls, send, wait, download, total, nbytes, _, error, run_id, scheduled, latency = record[10:]
@@ -271,7 +272,7 @@ class TimingRecorder:
         self._chunks: deque[_Chunk] = deque()
         self._head = 0  # rows of the first chunk already dropped
         self._stored = 0  # live rows in chunks
-        self._pending: list[TimingRow] = []  # compacted when packed or snapshot
+        self._pending: list[tuple[Any, ...]] = []  # rows in COLUMNS order, compacted when packed or snapshot
         self._dropped = 0
         self._warned = False
 
@@ -314,7 +315,7 @@ class TimingRecorder:
             row[0] = self._seq
             record = TimingRow._make(row)
             pending = self._pending
-            pending.append(record)
+            pending.append(tuple(row))  # plain: the garbage collector stops tracking it
             if len(pending) >= CHUNK:
                 self._pack()
             if self._stored + len(self._pending) <= self._maxlen:
@@ -336,7 +337,7 @@ class TimingRecorder:
         tables = self._tables
         return (
             [_compact(record, tables) for record in self._pending],
-            [record.server_request_id or "" for record in self._pending],
+            [record[_REQUEST_ID] or "" for record in self._pending],
         )
 
     def _pack(self) -> None:
@@ -397,7 +398,7 @@ class TimingRecorder:
                 for c in self._chunks
             )
             total += sum(sys.getsizeof(row) + 10 * 24 for row in self._pending)
-            total += sum(sys.getsizeof(row.server_request_id or "") for row in self._pending)
+            total += sum(sys.getsizeof(row[_REQUEST_ID] or "") for row in self._pending)
             for table in self._tables.values():
                 total += sys.getsizeof(table.codes) + sys.getsizeof(table.values)
                 total += sum(sys.getsizeof(text) for text in table.values)
@@ -450,23 +451,6 @@ class _Probe:
         self.trace(name, info)
 
 
-def _span(a: float, b: float) -> float:
-    return (b - a) * 1000.0 if a and b else _NAN
-
-
-def _phases(probe: _Probe, end: float) -> tuple[float, float, float, float, float, bool | None]:
-    """connect, tls, send, wait, download (ms; NaN when absent) and whether the connection was reused."""
-    connect, connected, tls, tls_done, send, sent, headers = probe.stamps
-    return (
-        _span(connect, connected),
-        _span(tls, tls_done),
-        _span(send, sent),
-        _span(sent, headers),
-        (end - headers) * 1000.0 if headers else _NAN,
-        (not connect) if probe.seen else None,
-    )
-
-
 class _Exchange:
     """One request in flight: builds its row when the body is done or the exchange failed."""
 
@@ -500,23 +484,25 @@ class _Exchange:
         request = self.request
         url = request.url
         meta = self.meta
-        connect, tls, send, wait, download, reused = _phases(self.probe, end)
+        probe = self.probe
+        connect, connected, tls, tls_done, send, sent, headers = probe.stamps  # 0.0: not seen
+        recorder = self.recorder
         row = [
             0,
             self.wall,
             self.kind,
             request.method,
-            meta.get("endpoint") or self.recorder.template(request.method, url.path),
+            meta.get("endpoint") or recorder.template(request.method, url.path),
             str(url),
             status,
             meta["attempt"],
-            reused,
-            connect,
-            tls,
-            send,
-            wait,
-            download,
-            (end - self.probe.t0) * 1000.0,
+            (not connect) if probe.seen else None,
+            (connected - connect) * 1000.0 if connect and connected else _NAN,
+            (tls_done - tls) * 1000.0 if tls and tls_done else _NAN,
+            (sent - send) * 1000.0 if send and sent else _NAN,
+            (headers - sent) * 1000.0 if sent and headers else _NAN,
+            (end - headers) * 1000.0 if headers else _NAN,
+            (end - probe.t0) * 1000.0,
             nbytes,
             request_id,
             error,
@@ -524,9 +510,9 @@ class _Exchange:
             self.scheduled[1],
             (end - self.scheduled[0]) * 1000.0,
         ]
-        meta["row"] = record = self.recorder.append(row)
-        if self.recorder.on_exchange is not None:
-            self.recorder.on_exchange(record, request, response)
+        meta["row"] = record = recorder.append(row)
+        if recorder.on_exchange is not None:
+            recorder.on_exchange(record, request, response)
 
     def failed(self, exc: BaseException) -> None:
         self.finish(None, 0, None, _describe(exc))
