@@ -143,7 +143,7 @@ class ApiCall(Call[ApiResponse]):
                 hint=_transport_hint(self.environment, last),
             )
         assert isinstance(last, Answer)
-        url = str(request.url)
+        url = row[5] if row else str(request.url)
         result = ApiResponse(
             status=last.status,
             headers=last.response.headers,
