@@ -154,6 +154,7 @@ def store_dtype() -> np.dtype[np.void]:
 
 #: Text columns stored as codes into a per-column table of values (-1: missing).
 CODED = ("kind", "method", "endpoint", "url", "error", "run_id")
+_CODED = frozenset(CODED)
 _ATTEMPT_MAX = 32_767
 
 
@@ -229,6 +230,34 @@ def _compact(record: Sequence[Any], tables: dict[str, _Table]) -> tuple[Any, ...
         tables["error"].code(error),
         tables["run_id"].code(run_id),
     )
+
+
+def _columns(rows: list[tuple[Any, ...]], tables: dict[str, _Table]) -> dict[str, np.ndarray[Any, Any]]:
+    """Rows in `COLUMNS` order as one array per `store_dtype()` field: what `_compact` makes
+    of each row, made a column at a time (~3x faster)."""
+    import numpy as np
+
+    dtype = store_dtype()
+    named = dict(zip(COLUMNS, zip(*rows, strict=True), strict=True))
+    out: dict[str, np.ndarray[Any, Any]] = {}
+    for name in dtype.names or ():
+        values = named[name]
+        kind = dtype[name]
+        if name in _CODED:
+            table = tables[name]
+            codes = {value: table.code(value) for value in dict.fromkeys(values)}  # in order of arrival
+            out[name] = np.fromiter(map(codes.__getitem__, values), dtype=kind, count=len(values))
+        elif name in ("started_at", "scheduled_at"):
+            out[name] = np.floor(np.array(values, dtype=np.float64) * 1000.0).astype(kind)
+        elif name == "status":
+            out[name] = np.array([status or 0 for status in values], dtype=kind)
+        elif name == "attempt":
+            out[name] = np.minimum(np.array(values, dtype=np.int64), _ATTEMPT_MAX).astype(kind)
+        elif name == "reused_connection":
+            out[name] = np.array([-1 if reused is None else reused for reused in values], dtype=kind)
+        else:
+            out[name] = np.array(values, dtype=kind)
+    return out
 
 
 def snapshot_of(rows: Iterable[Sequence[Any]]) -> TimingSnapshot:
@@ -343,13 +372,12 @@ class TimingRecorder:
     def _pack(self) -> None:
         import numpy as np
 
-        rows, texts = self._compacted()
-        ids = [text.encode("utf-8", "replace") for text in texts]
+        rows = self._pending
+        ids = [(record[_REQUEST_ID] or "").encode("utf-8", "replace") for record in rows]
         ends = np.cumsum(np.fromiter((len(b) for b in ids), dtype=np.int32, count=len(ids)), dtype=np.int32)
-        records = np.array(rows, dtype=store_dtype())
-        columns = {name: np.ascontiguousarray(records[name]) for name in records.dtype.names or ()}
-        self._chunks.append(_Chunk(columns, len(records), b"".join(ids), ends))
-        self._stored += len(self._pending)
+        columns = _columns(rows, self._tables)
+        self._chunks.append(_Chunk(columns, len(rows), b"".join(ids), ends))
+        self._stored += len(rows)
         self._pending = []
 
     def _evict(self) -> None:
