@@ -234,13 +234,14 @@ _NO_PEER: tuple[None, None] = (None, None)
 _BEARER = f"Bearer {MASK}".encode()
 
 
-def _request_headers(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[bytes, bytes], ...]:
+def _request_headers(headers: httpx.Headers) -> tuple[tuple[bytes, bytes], ...]:
     """The request's header pairs with every credential value masked now (an Authorization keeps
     its scheme word; a Cookie keeps its cookies' names), as UTF-8; the rest as sent."""
+    triples: list[tuple[bytes, bytes, bytes]] = headers._list  # (name, lowercase name, value)
     return tuple(
         [
-            (name, _masked(name, value)) if name.lower() in _CREDENTIAL_HEADERS else (name, value)
-            for name, value in raw
+            (name, _masked(name, value)) if lower in _CREDENTIAL_HEADERS else (name, value)
+            for name, lower, value in triples
         ]
     )
 
@@ -275,6 +276,7 @@ class ExchangeStore:
         )
         self.next: Callable[[tuple[Any, ...], httpx.Request, httpx.Response | None], None] | None = None
         self._last_headers: tuple[tuple[bytes, bytes], ...] = ()
+        self._last_peer: tuple[Callable[[], Any], tuple[str | None, str | None]] = (_nothing, _NO_PEER)
 
     @classmethod
     def of(cls, recorder: TimingRecorder) -> ExchangeStore:
@@ -305,7 +307,7 @@ class ExchangeStore:
         seen = _Seen(
             request.method,
             len(request.url.raw_path),
-            self._interned(_request_headers(request.headers.raw)),
+            self._interned(_request_headers(request.headers)),
             len(content),
             body,
             None if response is None else tuple(chain.from_iterable(response.headers.raw)),
@@ -333,12 +335,16 @@ class ExchangeStore:
         stream = response.extensions.get("network_stream")
         if stream is None:
             return None, None
+        last, peer = self._last_peer
+        if last() is stream:  # a kept-alive connection: the same stream as the exchange before
+            return peer
         try:
             found = self._peers.get(stream)
         except TypeError:  # a stream that cannot be weakly referenced
             return _peer(stream)
         if found is None:
             found = self._peers[stream] = _peer(stream)
+        self._last_peer = (weakref.ref(stream), found)
         return found
 
     def attach(self, seq: int, body: bytes, *, sensitive: bool = False, note: str = "") -> None:
@@ -429,6 +435,10 @@ def _response_mime(seen: _Seen) -> str:
         if name.lower() == b"content-type":
             return REDACTOR.redact(value.decode("latin-1"), limit=None)
     return ""
+
+
+def _nothing() -> None:
+    return None
 
 
 def _pairs(flat: tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
