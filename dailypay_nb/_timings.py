@@ -546,6 +546,16 @@ class _Exchange:
         self.finish(None, 0, None, _describe(exc))
 
 
+def _request_id(headers: httpx.Headers) -> str | None:
+    """`headers.get("x-request-id")`, read from httpx's (name, lowercase name, value) triples."""
+    values = [value for _, lower, value in headers._list if lower == b"x-request-id"]
+    if not values:
+        return None
+    if len(values) == 1 and values[0].isascii():  # decoded alike whatever httpx's header encoding
+        return values[0].decode("ascii")
+    return ", ".join(value.decode(headers.encoding) for value in values)
+
+
 def _error_for(status: int) -> str | None:
     return f"HTTP {status}" if status >= 400 else None
 
@@ -591,7 +601,7 @@ class _TimedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
             self._done = True
             response = self._response
             status = response.status_code
-            request_id = response.headers.get("x-request-id")
+            request_id = _request_id(response.headers)
             failed = self._exchange.probe.failed
             error = _describe(failed) if failed is not None else _error_for(status)
             self._exchange.finish(
