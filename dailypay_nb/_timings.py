@@ -17,9 +17,8 @@ httpcore's `trace` events (same boundaries; event names without their `http11.` 
 | total_ms      | transport called                       | body fully read                           |
 | latency_ms    | the call's intended start              | body fully read                           |
 
-At the stream, "headers in" is the end of the last read before the transport returned the
-response (their parsing counts in download_ms). connect_ms and tls_ms are NaN when the
-connection was reused (no connect happened).
+Without trace events, "headers in" is when the pool returned the response (its headers parsed).
+connect_ms and tls_ms are NaN when the connection was reused (no connect happened).
 The intended start (`scheduled_at`) is the benchmark schedule's slot for an open-model
 `bench`, else the moment the call began (its first attempt): so latency_ms is what the caller
 waited, retries and queueing included, and equals total_ms for a single plain exchange.
@@ -654,9 +653,11 @@ class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         try:
             response = self._inner.handle_request(request)  # type: ignore[union-attr]
         except BaseException as exc:
-            probe.stamps[_HEADERS] = 0.0  # no response: what was read was not its headers
             exchange.failed(exc)
             raise
+        else:
+            if self._wired:  # the response headers in (parsed), as httpcore's trace event has it
+                probe.stamps[_HEADERS] = time.perf_counter()
         finally:
             if self._wired:
                 ACTIVE.reset(active)
@@ -672,9 +673,11 @@ class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         try:
             response = await self._inner.handle_async_request(request)  # type: ignore[union-attr]
         except BaseException as exc:
-            probe.stamps[_HEADERS] = 0.0
             exchange.failed(exc)
             raise
+        else:
+            if self._wired:  # the response headers in (parsed), as httpcore's trace event has it
+                probe.stamps[_HEADERS] = time.perf_counter()
         finally:
             if self._wired:
                 ACTIVE.reset(active)

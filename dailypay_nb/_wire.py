@@ -7,9 +7,9 @@ only with a transport). `install` puts them in a transport's connection pool, in
 Each connect, TLS handshake, read and write is cut at the current call's deadline
 (`_deadline.CURRENT`). While a `RecordingTransport` sends a request it makes the exchange's
 probe current in `ACTIVE`, and the steps stamp it (`time.perf_counter()`, slots as `_Probe`):
-connect start and end, TLS start and end, the first write's start, the end of the last write
-(the request sent) and of the last read before the transport returned (the response headers
-in). An HTTP/1.1 connection carries one exchange at a time, so the stamps are the exchange's.
+connect start and end, TLS start and end, the first write's start and the end of the last one
+(the request sent); the transport stamps the response headers in when the pool returns them.
+An HTTP/1.1 connection carries one exchange at a time, so the stamps are the exchange's.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ __all__ = ["ACTIVE", "install"]
 #: thread or task, if any.
 ACTIVE: contextvars.ContextVar[Any] = contextvars.ContextVar("dailypay_nb_probe", default=None)
 _get = ACTIVE.get
-_CONNECT, _CONNECTED, _TLS, _TLS_DONE, _SEND, _SENT, _HEADERS = range(7)
+_CONNECT, _CONNECTED, _TLS, _TLS_DONE, _SEND, _SENT = range(6)
 
 
 def _started(first: int) -> Any:
@@ -47,17 +47,7 @@ class _Stream:
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        probe = _get()
-        try:
-            data: bytes = self._inner.read(
-                max_bytes, _cap(timeout, "waiting for or reading the response", self)
-            )
-        except BaseException:
-            if probe is not None:
-                probe.stamps[_HEADERS] = 0.0  # the headers did not all come in
-            raise
-        if probe is not None:
-            probe.stamps[_HEADERS] = perf_counter()
+        data: bytes = self._inner.read(max_bytes, _cap(timeout, "waiting for or reading the response", self))
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -129,17 +119,7 @@ class _AsyncStream:
         self._inner = inner
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        probe = _get()
-        try:
-            data: bytes = await self._inner.read(
-                max_bytes, _cap(timeout, "waiting for or reading the response")
-            )
-        except BaseException:
-            if probe is not None:
-                probe.stamps[_HEADERS] = 0.0
-            raise
-        if probe is not None:
-            probe.stamps[_HEADERS] = perf_counter()
+        data: bytes = await self._inner.read(max_bytes, _cap(timeout, "waiting for or reading the response"))
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
