@@ -7,7 +7,8 @@ the whole httpx → httpcore → h11 stack still runs (trace events included) bu
 does. The layers are added one at a time to show where the overhead goes:
 
     raw          httpx.Client.get with the bearer header
-    +trace       the same with a no-op httpcore `trace` callback
+    +trace       the same with a no-op httpcore `trace` callback (what timing from trace events
+                 would cost at least; the recording stamps at the network stream instead)
     +recording   the same through `RecordingTransport` (a timing row per request)
     +auth        the same with the session's `httpx.Auth` instead of a fixed header
     session.get  the real thing: request building, auth, recording, retry checks, ApiResponse

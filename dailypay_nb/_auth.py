@@ -34,7 +34,11 @@ class _OriginBound(httpx.Auth):
         self._origin = origin(api_url) if api_url else None
 
     def _ours(self, request: httpx.Request) -> bool:
-        return self._origin is not None and origin(request.url) == self._origin
+        if self._origin is None:
+            return False
+        url = request.url  # `origin(url)`, without copying the URL
+        scheme = url.scheme
+        return (scheme, url.host, url.port or _PORTS.get(scheme)) == self._origin
 
 
 class ClientCredentialsAuth(_OriginBound):

@@ -39,13 +39,16 @@ class Sent:
     authenticated: bool
 
     @classmethod
-    def of(cls, request: httpx.Request, *, authenticated: bool) -> Sent:
-        """The facts of `request`. A body holding a live secret is kept with it masked; the
-        body of a request sent without a token (card data) is kept with its members masked."""
+    def of(cls, request: httpx.Request, *, authenticated: bool, url: str | None = None) -> Sent:
+        """The facts of `request` (`url`: `str(request.url)`, if the caller has it). A body holding
+        a live secret is kept with it masked; the body of a request sent without a token (card
+        data) is kept with its members masked."""
         headers = tuple(
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in request.headers.raw
-            if name.lower() in _WANTED
+            [
+                (name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in request.headers.raw
+                if name.lower() in _WANTED
+            ]
         )
         content = request.content if request.method != "GET" else b""
         body = None
@@ -55,7 +58,7 @@ class Sent:
             from ._har import mask_body
 
             body = (mask_body(content, request.headers.get("content-type", "")) or "").encode()
-        return cls(request.method, str(request.url), headers, body, authenticated)
+        return cls(request.method, url or str(request.url), headers, body, authenticated)
 
 
 def check_variable(name: str, value: object) -> str:

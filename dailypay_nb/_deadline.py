@@ -2,8 +2,8 @@
 
 Strictly private. httpx's timeouts bound each network step, so a server that sends one byte
 every half second never trips them. A `Deadline` is an end time on the monotonic clock,
-carried in a context variable while a call runs; the network backends below (installed in
-every transport a session makes) cut each connect, TLS handshake, read and write at the time
+carried in a context variable while a call runs; the network backends of `_wire` (installed
+in every transport a session makes) cut each connect, TLS handshake, read and write at the time
 that remains, so the deadline holds however slowly the server answers. Code that waits
 elsewhere (a lock, a retry's back-off) asks `remaining()` itself.
 """
@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import inspect
 import socket
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -84,21 +81,27 @@ CURRENT: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
 )
 
 
-@contextmanager
-def running(deadline: Deadline) -> Iterator[Deadline]:
-    """Make `deadline` the current one for the block (nested calls keep the earlier end)."""
-    outer = CURRENT.get()
-    if outer is not None and outer.end < deadline.end:
-        deadline = outer
-    token = CURRENT.set(deadline)
-    try:
-        yield deadline
-    finally:
-        CURRENT.reset(token)
+class running:
+    """Make `deadline` the current one for the block (nested calls keep the earlier end).
 
+    A class (named as the function it replaced) rather than a generator: entered on every request.
+    """
 
-# The wrappers follow httpcore's (duck-typed) backend interface without subclassing it, so that
-# `import dailypay_nb` does not import httpcore (httpx itself loads it only with a transport).
+    __slots__ = ("deadline", "token")
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+
+    def __enter__(self) -> Deadline:
+        deadline = self.deadline
+        outer = CURRENT.get()
+        if outer is not None and outer.end < deadline.end:
+            deadline = self.deadline = outer
+        self.token = CURRENT.set(deadline)
+        return deadline
+
+    def __exit__(self, *exc: object) -> None:
+        CURRENT.reset(self.token)
 
 
 def _cap(timeout: float | None, doing: str, stream: Any = None) -> float | None:
@@ -109,116 +112,13 @@ def _cap(timeout: float | None, doing: str, stream: Any = None) -> float | None:
     return deadline.cap(timeout, doing)
 
 
-class _Stream:
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data: bytes = self._inner.read(max_bytes, _cap(timeout, "waiting for or reading the response", self))
-        return data
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _cap(timeout, "sending the request", self))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> _Stream:
-        return _Stream(
-            self._inner.start_tls(ssl_context, server_hostname, _cap(timeout, "in the TLS handshake"))
-        )
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _Backend:
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> _Stream:
-        timeout = _cap(timeout, f"connecting to {host}:{port}")
-        return _Stream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> _Stream:
-        return _Stream(self._inner.connect_unix_socket(path, _cap(timeout, "connecting"), socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-class _AsyncStream:
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data: bytes = await self._inner.read(max_bytes, _cap(timeout, "waiting for or reading the response"))
-        return data
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, _cap(timeout, "sending the request"))
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> _AsyncStream:
-        timeout = _cap(timeout, "in the TLS handshake")
-        return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _AsyncBackend:
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> _AsyncStream:
-        timeout = _cap(timeout, f"connecting to {host}:{port}")
-        return _AsyncStream(await self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> _AsyncStream:
-        timeout = _cap(timeout, "connecting")
-        return _AsyncStream(await self._inner.connect_unix_socket(path, timeout, socket_options))
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
 def guard(transport: httpx.BaseTransport | httpx.AsyncBaseTransport) -> None:
     """Make `transport`'s connection pool honour the current deadline on every network step.
 
     httpx builds its pool without a way to pass a network backend, so the pool's backend is
-    wrapped in place; a transport without an httpcore pool (a mock, ASGI) is left as it is,
-    and the call's own checks between chunks and attempts still apply.
+    wrapped in place (`_wire`); a transport without an httpcore pool (a mock, ASGI) is left as
+    it is, and the call's own checks between chunks and attempts still apply.
     """
-    pool = getattr(transport, "_pool", None)
-    inner = getattr(pool, "_network_backend", None)
-    if isinstance(inner, (_Backend, _AsyncBackend)) or inner is None:
-        return
-    if inspect.iscoroutinefunction(inner.connect_tcp):
-        pool._network_backend = _AsyncBackend(inner)  # type: ignore[union-attr]
-    else:
-        pool._network_backend = _Backend(inner)  # type: ignore[union-attr]
+    from ._wire import install
+
+    install(transport)

@@ -22,6 +22,7 @@ from ._deadline import Deadline, running
 from ._redact import redact
 from ._retry import RETRY_STATUSES, RetryBudget, parse_retry_after
 from ._secret import MASK
+from ._timings import META
 
 __all__ = ["Answer", "Call", "Failure", "Raw", "aexchange", "arun", "awake", "exchange", "run"]
 
@@ -207,8 +208,6 @@ class Call(Generic[T]):
     @property
     def attempts(self) -> int:
         """How many times the request was sent (each 401 re-send and retry counted)."""
-        from ._timings import META
-
         value: int = self.request.extensions.get(META, {}).get("attempt", 1)
         return value
 
@@ -289,6 +288,12 @@ def _tick(loop: asyncio.AbstractEventLoop) -> None:
         _ticking.discard(loop)
 
 
+#: What a closed response's stream is replaced with. httpx's stream refers back to its response,
+#: so every response would be freed only by the cyclic garbage collector, whose runs then cost
+#: more than the rest of the toolkit's work on a request; without the cycle, freed at once.
+_SPENT = httpx.ByteStream(b"")
+
+
 def exchange(client: httpx.Client, call: Call[Any]) -> Outcome:
     """Send `call.request` once within its deadline and read the body within its size limit."""
     with running(call.deadline) as deadline:
@@ -305,6 +310,7 @@ def exchange(client: httpx.Client, call: Call[Any]) -> Outcome:
             return Failure.of(exc, deadline)
         finally:
             response.close()
+            response.stream = _SPENT
     return body.answer(response)
 
 
@@ -324,6 +330,7 @@ async def aexchange(client: httpx.AsyncClient, call: Call[Any]) -> Outcome:
             return Failure.of(exc, deadline)
         finally:
             await response.aclose()
+            response.stream = _SPENT
     return body.answer(response)
 
 

@@ -35,8 +35,9 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, quote, urlencode
@@ -215,10 +216,13 @@ class _Seen:
 
     method: str
     target_length: int
-    request_headers: list[tuple[bytes, bytes]]
+    request_headers: tuple[tuple[bytes, bytes], ...]
     request_body_size: int
     request_body: str | None
-    response: tuple[str, str, list[tuple[bytes, bytes]]] | None  # http version, reason, raw headers
+    #: The response's raw headers, names and values alternating in one flat tuple (None: no response).
+    response: tuple[bytes, ...] | None
+    http_version: str
+    reason: str
     server_ip: str | None
     connection: str | None
     response_body: bytes | None = None
@@ -226,24 +230,29 @@ class _Seen:
 
 
 _CREDENTIAL_HEADERS = frozenset(name.encode() for name in SECRET_HEADERS)
+_NO_PEER: tuple[None, None] = (None, None)
+_BEARER = f"Bearer {MASK}".encode()
 
 
-def _request_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def _request_headers(headers: httpx.Headers) -> tuple[tuple[bytes, bytes], ...]:
     """The request's header pairs with every credential value masked now (an Authorization keeps
     its scheme word; a Cookie keeps its cookies' names), as UTF-8; the rest as sent."""
-    kept = []
-    for name, value in raw:
-        lower = name.lower()
-        if lower in _CREDENTIAL_HEADERS:
-            text_name, text = name.decode("latin-1"), value.decode("latin-1")
-            if lower in (b"cookie", b"set-cookie"):
-                shown = "; ".join(f"{n}={MASK}" for n in _cookie_names(text_name.lower(), text))
-            else:
-                shown = mask_header(text_name, text)
-            kept.append((name, shown.encode()))
-        else:
-            kept.append((name, value))
-    return kept
+    triples: list[tuple[bytes, bytes, bytes]] = headers._list  # (name, lowercase name, value)
+    return tuple(
+        [
+            (name, _masked(name, value)) if lower in _CREDENTIAL_HEADERS else (name, value)
+            for name, lower, value in triples
+        ]
+    )
+
+
+def _masked(name: bytes, value: bytes) -> bytes:
+    if value.startswith(b"Bearer ") and value[7:].strip() and name.lower() == b"authorization":
+        return _BEARER  # what `mask_header` makes of it, on every request: made once
+    text_name, text = name.decode("latin-1"), value.decode("latin-1")
+    if name.lower() in (b"cookie", b"set-cookie"):
+        return "; ".join(f"{n}={MASK}" for n in _cookie_names(text_name.lower(), text)).encode()
+    return mask_header(text_name, text).encode()
 
 
 class ExchangeStore:
@@ -266,6 +275,8 @@ class ExchangeStore:
             weakref.WeakKeyDictionary()
         )
         self.next: Callable[[tuple[Any, ...], httpx.Request, httpx.Response | None], None] | None = None
+        self._last_headers: tuple[tuple[bytes, bytes], ...] = ()
+        self._last_peer: tuple[Callable[[], Any], tuple[str | None, str | None]] = (_nothing, _NO_PEER)
 
     @classmethod
     def of(cls, recorder: TimingRecorder) -> ExchangeStore:
@@ -294,19 +305,16 @@ class ExchangeStore:
         if content and len(content) <= BODY_LIMIT:  # writes and token requests: rare, masked now
             body = mask_body(content, request.headers.get("content-type", ""))
         seen = _Seen(
-            method=request.method,
-            target_length=len(request.url.raw_path),
-            request_headers=_request_headers(request.headers.raw),
-            request_body_size=len(content),
-            request_body=body,
-            response=None
-            if response is None
-            else (response.http_version, response.reason_phrase, response.headers.raw),
-            server_ip=None,
-            connection=None,
+            request.method,
+            len(request.url.raw_path),
+            self._interned(_request_headers(request.headers)),
+            len(content),
+            body,
+            None if response is None else tuple(chain.from_iterable(response.headers.raw)),
+            "" if response is None else response.http_version,
+            "" if response is None else response.reason_phrase,
+            *(_NO_PEER if response is None else self._peer(response)),
         )
-        if response is not None:
-            seen.server_ip, seen.connection = self._peer(response)
         with self._lock:
             self._seen[seq] = seen
             while len(self._seen) > self.limit:
@@ -314,17 +322,29 @@ class ExchangeStore:
             if body:
                 self._account(seq, len(body))
 
+    def _interned(self, headers: tuple[tuple[bytes, bytes], ...]) -> tuple[tuple[bytes, bytes], ...]:
+        """`headers`, or the equal tuple kept for the exchange before (a session sends the same
+        headers again and again, token masked): fewer objects held, for the garbage collector too."""
+        if headers == self._last_headers:
+            return self._last_headers
+        self._last_headers = headers
+        return headers
+
     def _peer(self, response: httpx.Response) -> tuple[str | None, str | None]:
         """The peer of the response's connection: asked once per connection (two system calls)."""
         stream = response.extensions.get("network_stream")
         if stream is None:
             return None, None
+        last, peer = self._last_peer
+        if last() is stream:  # a kept-alive connection: the same stream as the exchange before
+            return peer
         try:
             found = self._peers.get(stream)
         except TypeError:  # a stream that cannot be weakly referenced
             return _peer(stream)
         if found is None:
             found = self._peers[stream] = _peer(stream)
+        self._last_peer = (weakref.ref(stream), found)
         return found
 
     def attach(self, seq: int, body: bytes, *, sensitive: bool = False, note: str = "") -> None:
@@ -347,7 +367,7 @@ class ExchangeStore:
             if sensitive:
                 masked = mask_body(body, _response_mime(seen))
                 body = (masked or "").encode()
-            seen.response_body = body
+            seen.response_body = bytes(body) if type(body) is not bytes else body  # plain: untracked by gc
             self._account(seq, len(body))
 
     def _account(self, seq: int, size: int) -> None:
@@ -381,7 +401,7 @@ class ExchangeStore:
 
 
 def _headers(
-    raw: list[tuple[bytes, bytes]], masked_names: bool = False
+    raw: Sequence[tuple[bytes, bytes]], masked_names: bool = False
 ) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], str, int]:
     """(name, shown value) pairs, cookie names, the first content type, and the size on the wire.
 
@@ -411,18 +431,26 @@ def _headers(
 
 
 def _response_mime(seen: _Seen) -> str:
-    for name, value in seen.response[2] if seen.response else ():
+    for name, value in _pairs(seen.response or ()):
         if name.lower() == b"content-type":
             return REDACTOR.redact(value.decode("latin-1"), limit=None)
     return ""
+
+
+def _nothing() -> None:
+    return None
+
+
+def _pairs(flat: tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
+    return list(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _held(seen: _Seen) -> Held:
     req_headers, req_cookies, req_mime, req_size = _headers(seen.request_headers, masked_names=True)
     line = len(seen.method) + seen.target_length + 12  # "M target HTTP/1.1\r\n"
     if seen.response is not None:
-        version, reason, raw = seen.response
-        resp_headers, resp_cookies, resp_mime, resp_size = _headers(raw)
+        version, reason = seen.http_version, seen.reason
+        resp_headers, resp_cookies, resp_mime, resp_size = _headers(_pairs(seen.response))
         status_line = len(version) + len(reason) + 7  # "V NNN reason\r\n"
         resp_size = resp_size + status_line if version == "HTTP/1.1" else -1
         status_text = REDACTOR.redact(reason, limit=200)

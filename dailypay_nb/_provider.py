@@ -231,6 +231,7 @@ class TokenProvider:
             frozenset(settings.scope),
         )
         self._cache: dict[_CacheKey, Token] = {}
+        self._fresh_until: tuple[Token | None, float] = (None, 0.0)  # see `cached`
         self._lock = threading.Lock()
         #: Every token obtained, oldest first (for `session.tokens`).
         self.history: deque[Token] = deque(maxlen=10_000)
@@ -242,7 +243,13 @@ class TokenProvider:
     def cached(self) -> Token | None:
         """The cached token if it is still fresh, else None. Never makes a request."""
         token = self._cache.get(self._key)
-        if token is not None and token.fresh(self.settings.token_skew):
+        if token is None:
+            return None
+        held, until = self._fresh_until
+        if token is held and token._clock() < until:  # asked on every request: no datetime math
+            return token
+        if token.fresh(self.settings.token_skew):
+            self._fresh_until = (token, token._refresh_at(self.settings.token_skew))
             return token
         return None
 

@@ -237,7 +237,8 @@ class Redactor:
         elif not isinstance(text, str):
             text = str(text)
         if _PLAIN.fullmatch(text):  # the common case on the per-request path: only known secrets
-            text = self._mask_known(text)
+            if self._spans(text):  # (plain text has no escapes to undo)
+                text = self._mask_known(text)
             return text if limit is None or len(text) <= limit else text[: max(limit - 1, 0)] + "…"
         if limit is not None and len(text) > 8 * limit + 64:
             text = text[: 8 * limit + 64]  # bounded work; a secret cut here is caught as a fragment

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ._curl import Sent
+    from ._timings import TimingRow
 
 __all__ = ["ApiResponse"]
 
@@ -52,7 +53,7 @@ class ApiResponse:
         method: str,
         url: str,
         endpoint: str | None,
-        timing: dict[str, Any] | None,
+        timing: dict[str, Any] | TimingRow | None,
         request: Sent | None = None,
     ) -> None:
         self._sent = request
@@ -97,7 +98,10 @@ class ApiResponse:
     @property
     def timing(self) -> dict[str, Any] | None:
         """This exchange's timing row (phases in ms), when timings were recorded."""
-        return self._timing
+        timing = self._timing
+        if timing is not None and not isinstance(timing, dict):  # a row as recorded: named now
+            timing = self._timing = timing._asdict()
+        return timing
 
     @property
     def content_type(self) -> str:
@@ -221,7 +225,7 @@ class ApiResponse:
                 detail,
                 request_id,
                 self._plain_detail(),
-                attempts=(self._timing or {}).get("attempt") or 1,
+                attempts=(self.timing or {}).get("attempt") or 1,
             )
             + (f"; {note}" if note else ""),
             status=self._status,
@@ -230,10 +234,10 @@ class ApiResponse:
             source=source,
             request_id=request_id,
             errors=items,
-            timing=self._timing,
+            timing=self.timing,
             method=self.method,
             url=self.url,
-            attempts=(self._timing or {}).get("attempt") or 1,
+            attempts=(self.timing or {}).get("attempt") or 1,
             hint=self._hint(code, source) if not note else "wait until then, or raise DAILYPAY_RETRY_TIMEOUT",
         )
 
@@ -307,7 +311,7 @@ class ApiResponse:
     # -- display -----------------------------------------------------------------------------
 
     def _total_ms(self) -> float | None:
-        value = (self._timing or {}).get("total_ms")
+        value = (self.timing or {}).get("total_ms")
         return float(value) if isinstance(value, (int, float)) else None
 
     def __repr__(self) -> str:

@@ -111,6 +111,10 @@ class Token:
         skew is at most a quarter of the token's lifetime (so short tokens are still reused)."""
         return self.seconds_left > min(skew, self.lifetime * (1 - MIN_USE))
 
+    def _refresh_at(self, skew: float) -> float:
+        """When (on its clock) the token stops being `fresh(skew)`."""
+        return self.expires_at.timestamp() - min(skew, self.lifetime * (1 - MIN_USE))
+
     @property
     def fingerprint(self) -> str:
         """A short tag of the token (keyed per process), safe to show."""
