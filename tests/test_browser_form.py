@@ -146,7 +146,7 @@ def browser(lab: Lab) -> Iterator[Any]:
 
 def new_page(browser: Any) -> Any:
     ctx = browser.new_context(viewport={"width": WIDE, "height": 1000})
-    ctx.set_default_timeout(30_000)
+    ctx.set_default_timeout(60_000)  # generous: the suite's other processes share the machine
     return ctx.new_page()
 
 
@@ -208,6 +208,8 @@ def visible_text(form: Any) -> str:
 )
 def test_form_in_jupyterlab(lab: Lab, browser: Any, page: Any, save_widget_state: bool, theme: str) -> None:
     from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)  # (default 5 s) a loaded machine renders slowly, not wrongly
 
     started = time.perf_counter()
     lab.set_setting(WIDGETS_PLUGIN, {"saveState": save_widget_state})
