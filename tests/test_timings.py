@@ -78,10 +78,12 @@ def test_wait_ms_is_the_injected_delay_and_nothing_else(remote: RemoteSandbox) -
     # machine can deschedule the client between sending and stamping the send's end.)
     assert (delayed["send_ms"] + delayed["wait_ms"]).min() >= DELAY_MS - 0.1
     assert (delayed["wait_ms"] >= DELAY_MS - 0.5).mean() >= 0.8  # 0.95+ on an idle machine
-    # The delay lands in wait_ms alone: send and download stay small and unchanged.
+    # The delay lands in wait_ms alone: send and download stay small and about unchanged (a
+    # 50 ms delay in either would be plain; on Python 3.10 here the socket write after a 50 ms
+    # idle takes ~0.6 ms instead of 0.03, with this code as with the trace-based one before it).
     for column in ("send_ms", "download_ms"):
         assert delayed[column].median() < 1.0, column
-        assert abs(delayed[column].median() - plain[column].median()) < 0.5, column
+        assert abs(delayed[column].median() - plain[column].median()) < 1.0, column
     assert wait - plain["wait_ms"].median() == pytest.approx(DELAY_MS, abs=1.0)
     # Phases are disjoint slices of the exchange and together cover nearly all of it:
     # fails if wait_ms overlapped send or download, or started at the transport call.
