@@ -38,6 +38,10 @@ __all__ = ["FRAGMENT", "REDACTOR", "Redacted", "Redactor", "redact", "redact_tre
 
 #: The shortest fragment of a secret that is masked wherever it appears.
 FRAGMENT = 8
+#: A fast reject before the full scan: every FRAGMENT-window of a text holds a block of BLOCK
+#: characters starting at a multiple of STEP (BLOCK + STEP <= FRAGMENT + 1), so a text none of
+#: whose blocks at those offsets is in the index holds no fragment either.
+BLOCK, STEP = 5, 4
 #: Forms shorter than FRAGMENT are masked only as whole words; shorter than this, not at all
 #: (masking "x" everywhere would destroy every text, and protects nothing).
 _SHORTEST = 4
@@ -177,7 +181,8 @@ class Redactor:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: OrderedDict[tuple[str, str], frozenset[Form]] = OrderedDict()
-        self._grams: dict[str, int] = {}  # fragment -> how many registered forms contain it
+        # fragment (FRAGMENT chars) or block (BLOCK chars) -> how many times registered forms hold it
+        self._grams: dict[str, int] = {}
         self._short: re.Pattern[str] | None = None  # forms shorter than FRAGMENT, as whole words
         self._live: tuple[bytes, ...] = ()  # raw and JSON forms of the latest values, for bodies
 
@@ -201,13 +206,16 @@ class Redactor:
     def _index(self, forms: Iterable[Form], delta: int) -> None:
         grams = self._grams
         for form, start in forms:
-            for i in range(start, len(form) - FRAGMENT + 1):
-                gram = form[i : i + FRAGMENT]
-                count = grams.get(gram, 0) + delta
-                if count > 0:
-                    grams[gram] = count
-                else:
-                    grams.pop(gram, None)
+            if len(form) - start < FRAGMENT:
+                continue
+            for size in (FRAGMENT, BLOCK):  # a block of BLOCK chars of a masked part lies in a fragment
+                for i in range(start, len(form) - size + 1):
+                    gram = form[i : i + size]
+                    count = grams.get(gram, 0) + delta
+                    if count > 0:
+                        grams[gram] = count
+                    else:
+                        grams.pop(gram, None)
 
     def _refresh(self) -> None:
         short = {f for forms in self._values.values() for f, _ in forms if _SHORTEST <= len(f) < FRAGMENT}
@@ -275,6 +283,11 @@ class Redactor:
         spans = [m.span() for m in self._short.finditer(text)] if self._short is not None else []
         grams = self._grams
         if not grams or len(text) < FRAGMENT:
+            return spans
+        for j in range(0, len(text) - BLOCK + 1, STEP):
+            if text[j : j + BLOCK] in grams:
+                break
+        else:  # no block of any fragment: no fragment
             return spans
         begin = end = -1
         for i in range(len(text) - FRAGMENT + 1):
