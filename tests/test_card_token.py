@@ -80,10 +80,13 @@ def leaks(text: str, card: dict[str, str], token: str | None) -> list[str]:
     spaced = " ".join(number[i : i + 4] for i in range(0, 16, 4))
     if spaced in text:
         found.append("card number (spaced)")
-    # near the word cvv, quoted, or as a number of its own (not inside a hex id such as a
-    # request id "940e048b", nor a time or a decimal)
-    if re.search(rf"(?i)cvv\W{{0,8}}{cvv}(?!\d)|[\"']{cvv}[\"']|(?<![\w.:-]){cvv}(?![\w.:-])", text):
-        found.append("cvv")
+    # near the word cvv, quoted, or as a number of its own: not inside a hex id such as a
+    # request id "940e048b", nor a time or a decimal, nor the number value of a JSON member
+    # (`"headersSize": 940` in a HAR file; a cvv member is caught by the first pattern)
+    alone = rf"(?<![\w.:-])(?<!\": ){cvv}(?![\w.:-])"
+    shown = re.search(rf"(?i)cvv\W{{0,8}}{cvv}(?!\d)|[\"']{cvv}[\"']|{alone}", text)
+    if shown:
+        found.append(f"cvv: {text[max(0, shown.start() - 40) : shown.end() + 20]!r}")
     if JWE_HEADER in text:
         found.append("a card token")
     if token and (token in text or token.split(".")[1][:16] in text):
@@ -358,5 +361,6 @@ def test_the_cvv_check_finds_a_cvv_but_not_digits_inside_an_id() -> None:
     card = {"card_number": "4007589999999912", "cvv": "940"}
     assert leaks("(request 940e048b…)", card, None) == []
     assert leaks("id 3f940ab", card, None) == []
-    for shown in ("cvv 940", "CVV: 940", '"940"', "code 940 declined", "[940]"):
-        assert leaks(shown, card, None) == ["cvv"], shown
+    assert leaks('{"headersSize": 940, "bodySize": 12}', card, None) == []  # a HAR's sizes
+    for shown in ("cvv 940", "CVV: 940", '"940"', "code 940 declined", "[940]", '{"cvv": 940}'):
+        assert [hit.split(":")[0] for hit in leaks(shown, card, None)] == ["cvv"], shown
