@@ -321,8 +321,6 @@ def timing_summary(frame: pd.DataFrame, by: str | Sequence[str] = "endpoint") ->
     time from the intended start), total_ms (service time) and wait_ms (the server's share);
     how many exchanges opened a new connection (`cold`) with their mean connect time."""
     keys = [by] if isinstance(by, str) else list(by)
-    if frame.empty:
-        return RoundedFrame(columns=[*keys, "count", "errors", "error_rate"]).set_index(keys)
     work = frame.assign(
         failed=frame["error"].notna(),
         cold=~frame["reused_connection"].fillna(False).astype(bool),

@@ -120,6 +120,22 @@ def test_floats_are_displayed_to_three_decimals_and_kept_whole(sandbox: Any, con
     assert not SIX_DECIMALS.search(repr(run))
 
 
+def test_an_empty_summary_has_the_columns_and_dtypes_of_a_full_one(sandbox: Any, connect_to: Any) -> None:
+    """Before any request, `timing_summary()` is the same table with no rows (it had 3 columns)."""
+    session = connect_to(sandbox)
+    empty = session.timing_summary()
+    by_status = session.timing_summary(by=["endpoint", "status"])
+    session.get(HEALTH)
+    full = session.timing_summary()
+    assert len(empty) == 0
+    assert len(full) > 0
+    assert list(empty.columns) == list(full.columns)
+    assert empty.dtypes.to_dict() == full.dtypes.to_dict()
+    assert empty.index.names == full.index.names == ["endpoint"]
+    assert by_status.index.names == ["endpoint", "status"]
+    assert list(by_status.columns) == list(full.columns)
+
+
 def test_operations_table_shows_no_missing_helper() -> None:
     table = dp.operations()
     assert table.notna().all().all()
