@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ LONGEST_FIRST = (
     "test_browser_form.py",  # a JupyterLab, two browser runs: ~50 s
     "test_sandbox_schemathesis.py",  # ~40 s
     "test_secrets_canary.py",  # the tutorials with a canary environment: ~30 s
+    "test_soak.py",  # 4800 calls, ~20 s (alone)
     "test_lint.py",  # mypy: ~15 s
     "test_secrets_echo.py::test_cli_batch",  # ~20 s
     "test_secrets_echo.py::test_notebook_batch",  # ~15 s
@@ -26,6 +28,16 @@ LONGEST_FIRST = (
 #: Modules whose module-scoped fixture is costly (a JupyterLab, notebooks executed in a kernel):
 #: all their tests go to one worker, which builds it once.
 ONE_WORKER = ("test_browser_form.py", "test_frames_browser.py", "test_secrets_canary.py", "test_magics.py")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the suite's processes keep the bytecode they compile, even where PYTHONDONTWRITEBYTECODE
+    is set (as in many container images): the suite starts some forty Python processes (xdist
+    workers, kernels, the CLI, sandboxes, a JupyterLab), and without `__pycache__` (ignored by git)
+    each compiles every module it imports from source again, and pytest rewrites every test and
+    plugin module again in each worker (~7 s of CPU a process here)."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.dont_write_bytecode = False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -3,7 +3,8 @@
 Zero failed calls; one timing row per attempt (counted against the server); one token
 fetch per expiry (single flight under load); a bounded timing buffer and flat memory.
 The sandbox runs in another process: the client's allocations alone are traced, and client and
-server do not share a GIL.
+server do not share a GIL. Nothing here bounds elapsed time (load beside it only makes it longer),
+so it runs in the parallel part of the suite, not with the `timing` tests.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from _remote_sandbox import RemoteSandbox
 
 import dailypay_nb as dp
 from dailypay_nb import _redact
-
-pytestmark = pytest.mark.timing
 
 THREADS = 16
 CALLS = 300
