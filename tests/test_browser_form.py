@@ -32,7 +32,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
+# nbformat (and nbclient) are imported where they are used: importing nbformat takes ~2 s
+# (jsonschema's format checkers), which a run that selects other tests (`-m timing`) need not pay.
 import pytest
 from _lab import (
     CHROMIUM,
@@ -51,7 +52,6 @@ from _lab import (
     running_lab,
     save_notebook,
 )
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from dailypay_nb.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
@@ -102,6 +102,9 @@ CUT_PLACEHOLDERS = """form => {
 
 
 def write_notebook(path: Path) -> Path:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
     nb = new_notebook(cells=[new_markdown_cell("# Get a DailyPay token"), new_code_cell(FORM_CELL)])
     nb.metadata["kernelspec"] = {
         "name": KERNEL_NAME,

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
+# nbformat (and nbclient) are imported where they are used: importing nbformat takes ~2 s
+# (jsonschema's format checkers), which a run that selects other tests (`-m timing`) need not pay.
 import pytest
 from _lab import (
     CHROMIUM,
@@ -27,7 +28,6 @@ from _lab import (
     run_all_cells,
     running_lab,
 )
-from nbformat.v4 import new_code_cell, new_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -92,6 +92,9 @@ def page(lab: Lab) -> Iterator[Any]:
 
 
 def test_timings_show_their_times_first_and_started_at_to_the_millisecond(lab: Lab, page: Any) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
     nb = new_notebook(cells=[new_code_cell(CELL)])
     nb.metadata["kernelspec"] = {
         "name": KERNEL_NAME,

@@ -10,13 +10,13 @@ number of exchanges.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import jsonschema
 import pandas as pd
 import pytest
 from haralyzer import HarParser
@@ -199,11 +199,18 @@ HAR_SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": False,
 }
-VALIDATOR = jsonschema.Draft202012Validator(HAR_SCHEMA, format_checker=jsonschema.FormatChecker())
+
+
+@functools.cache
+def validator() -> Any:
+    """The HAR schema's validator (jsonschema is imported here: ~2 s, which other runs need not pay)."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(HAR_SCHEMA, format_checker=jsonschema.FormatChecker())
 
 
 def validate(har: dict[str, Any]) -> None:
-    errors = sorted(VALIDATOR.iter_errors(har), key=lambda e: list(e.path))
+    errors = sorted(validator().iter_errors(har), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
 
 
@@ -258,7 +265,7 @@ def test_the_schema_catches_what_the_spec_forbids() -> None:
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value
-        assert list(VALIDATOR.iter_errors(bad)), path
+        assert list(validator().iter_errors(bad)), path
 
 
 # --- a session with a varied history ----------------------------------------------------------

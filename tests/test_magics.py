@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import nbformat
+# nbformat (and nbclient) are imported where they are used: importing nbformat takes ~2 s
+# (jsonschema's format checkers), which a run that selects other tests (`-m timing`) need not pay.
 import pytest
 from _lab import KERNEL_NAME, isolated_jupyter_env, write_kernelspec
-from nbclient import NotebookClient
 
 CARD_NUMBER = "4007581234567891"
 CVV = "846"
@@ -94,6 +94,8 @@ ACCOUNT_BODY = (
 
 
 def notebook() -> Any:
+    import nbformat
+
     nb = nbformat.v4.new_notebook()
     for cell_id, source, tags in CELLS:
         nb.cells.append(
@@ -132,6 +134,8 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
         work = base / "work"
         work.mkdir()
         nb = notebook()
+        from nbclient import NotebookClient
+
         NotebookClient(
             nb, timeout=120, kernel_name=KERNEL_NAME, resources={"metadata": {"path": str(work)}}
         ).execute()

@@ -31,11 +31,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import nbformat
+# nbformat (and nbclient) are imported where they are used: importing nbformat takes ~2 s
+# (jsonschema's format checkers), which a run that selects other tests (`-m timing`) need not pay.
 import pytest
 from _lab import KERNEL_NAME, isolated_jupyter_env, write_kernelspec
 from _leaks import Artefacts, Needles
-from nbclient import NotebookClient
 
 pytestmark = pytest.mark.notebooks
 
@@ -266,6 +266,8 @@ def assert_nothing_leaked(nb: Any, *secret_values: str) -> None:
     """Neither a secret nor a token anywhere in the executed file: outputs, metadata, widget state
     (searched with the suite's one scanner, `_leaks`: every form and fragment of each value, and
     anything shaped like a sandbox token)."""
+    import nbformat
+
     needles = Needles()
     for value in secret_values:
         needles.add(value, "secret", fragment=16)
@@ -292,6 +294,9 @@ def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
 
 def execute(path: Path, cwd: Path, nb: Any = None) -> tuple[Any, float]:
     """Run a copy of the notebook (or `nb`, an edited copy) in a fresh kernel in `cwd`."""
+    import nbformat
+    from nbclient import NotebookClient
+
     nb = nb if nb is not None else nbformat.read(path, as_version=4)
     started = time.perf_counter()
     NotebookClient(
@@ -321,6 +326,8 @@ def write_env(folder: Path, port: int, secret: str) -> None:
 # ---------------------------------------------------------------------------------------------
 def test_the_four_tutorials_are_there() -> None:
     """notebooks/ holds the four tutorials, each with its checked cells."""
+    import nbformat
+
     assert set(REQUIRED_TAGS) <= set(IDS), IDS
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
@@ -347,6 +354,8 @@ def nbstripout_verdict() -> str:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_committed_notebook_is_clean(path: Path, nbstripout_verdict: str) -> None:
     """No outputs, no execution counts, no widget state; exactly what nbstripout writes."""
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     assert "widgets" not in nb.metadata
@@ -368,6 +377,8 @@ def test_notebook_runs_on_embedded_sandbox(path: Path, tmp_path: Path, kernel_en
     This is each tutorial's one run (the canary run in test_secrets_canary is the other). Notebook
     02 runs with the card number and CVV of its source replaced by fresh ones, so a card value
     found in an output or in the HAR it writes can only have leaked there."""
+    import nbformat
+
     work = tmp_path / "work"
     work.mkdir()
     nb = nbformat.read(path, as_version=4)

@@ -10,9 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-import openapi_core
 import pytest
-from openapi_core.testing import MockRequest, MockResponse
 
 from dailypay_nb import openapi
 from dailypay_nb import sandbox as sb
@@ -43,7 +41,12 @@ def documented(method: str, path: str, status: int) -> bool:
 
 @pytest.fixture(scope="module")
 def api() -> Any:
-    """The vendored contract (its duplicate `required` entry repaired by `load()`), spec validation off."""
+    """The vendored contract (its duplicate `required` entry repaired by `load()`), spec validation off.
+
+    openapi_core is imported in the fixtures: with jsonschema it takes ~2 s, which a run of other
+    tests (`-m timing`) need not pay."""
+    import openapi_core
+
     return openapi_core.OpenAPI.from_dict(openapi.load(), config=openapi_core.Config(spec_validator_cls=None))
 
 
@@ -68,6 +71,8 @@ def validate(api: Any, response: httpx.Response) -> None:
             "deviation table in dailypay_nb/sandbox/README.md lists"
         )
         return
+    from openapi_core.testing import MockRequest, MockResponse
+
     host = CARDS_HOST if path.endswith("/cards/generic") else API_HOST
     if host == CARDS_HOST:
         path = "/v2/cards/generic"
