@@ -50,6 +50,8 @@ import pandas as pd
 from ._timings import CODED, TimingSnapshot, snapshot_of, store_dtype
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ._token import Token
 
 __all__ = [
@@ -275,33 +277,40 @@ def _request_ids(rows: TimingSnapshot, n: int) -> Any:
     return pd.Series(pd.arrays.ArrowStringArray(array), copy=False).astype(dtype).array
 
 
+#: The dtype pandas gives a column of text: `str` in pandas 3, `object` before.
+_TEXT = pd.Series(["text"]).dtype
+
+
 def tokens_frame(tokens: Iterable[Token]) -> RoundedFrame:
-    """One row per token obtained: masked fingerprint only, never the token itself."""
-    rows = [
-        (
-            t.environment,
-            t.client_id,
-            " ".join(t.requested_scope),
-            " ".join(t.granted_scope),
-            t.token_type,
-            t.access_token.masked,
-            t.obtained_at,
-            t.expires_at,
-            t.expires_in,
-            round(t.seconds_left, 1),
-            t.elapsed_ms,
-            t.status,
-        )
-        for t in tokens
-    ]
-    frame = RoundedFrame.from_records(rows, columns=list(TOKEN_COLUMNS))
-    for name in ("obtained_at", "expires_at"):
-        frame[name] = pd.to_datetime(frame[name], utc=True).dt.as_unit("ms")
-    frame["expires_in"] = frame["expires_in"].astype("Float64")
-    frame["seconds_left"] = frame["seconds_left"].astype("float64")
-    frame["elapsed_ms"] = frame["elapsed_ms"].astype("float64")
-    frame["status"] = frame["status"].astype("Int64")
-    return frame
+    """One row per token obtained: masked fingerprint only, never the token itself.
+
+    Built a column at a time with its final dtype (one frame, no conversions afterwards), so an
+    empty frame has the dtypes of a full one.
+    """
+    held = list(tokens)
+
+    def text(values: Iterable[str]) -> Any:
+        return pd.Series(list(values), dtype=_TEXT, copy=False)
+
+    def utc(values: Iterable[datetime]) -> Any:
+        return pd.DatetimeIndex(list(values), dtype="datetime64[us, UTC]").as_unit("ms")
+
+    columns = {
+        "environment": text(t.environment for t in held),
+        "client_id": text(t.client_id for t in held),
+        "requested_scope": text(" ".join(t.requested_scope) for t in held),
+        "granted_scope": text(" ".join(t.granted_scope) for t in held),
+        "token_type": text(t.token_type for t in held),
+        "token": text(t.access_token.masked for t in held),
+        "obtained_at": utc(t.obtained_at for t in held),
+        "expires_at": utc(t.expires_at for t in held),
+        "expires_in": pd.array([t.expires_in for t in held], dtype="Float64"),
+        "seconds_left": np.array([round(t.seconds_left, 1) for t in held], dtype="float64"),
+        "elapsed_ms": np.array([t.elapsed_ms for t in held], dtype="float64"),
+        "status": pd.array([t.status for t in held], dtype="Int64"),
+    }
+    assert tuple(columns) == TOKEN_COLUMNS
+    return RoundedFrame(columns)
 
 
 def _p(q: float) -> Any:

@@ -136,6 +136,19 @@ def test_an_empty_summary_has_the_columns_and_dtypes_of_a_full_one(sandbox: Any,
     assert list(by_status.columns) == list(full.columns)
 
 
+def test_an_empty_tokens_frame_has_the_dtypes_of_a_full_one(sandbox: Any, connect_to: Any) -> None:
+    """`session.tokens` before any token: the same columns and dtypes (its text columns were object)."""
+    session = connect_to(sandbox)
+    empty = session.tokens
+    session.token()
+    full = session.tokens
+    assert len(empty) == 0
+    assert len(full) == 1
+    assert list(empty.columns) == list(full.columns) == list(dp._frames.TOKEN_COLUMNS)
+    assert empty.dtypes.to_dict() == full.dtypes.to_dict()
+    assert str(full["obtained_at"].dtype) == "datetime64[ms, UTC]"
+
+
 def test_operations_table_shows_no_missing_helper() -> None:
     table = dp.operations()
     assert table.notna().all().all()
